@@ -1,0 +1,1 @@
+"""The `stemgan` command line."""

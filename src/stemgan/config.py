@@ -1,0 +1,312 @@
+"""Typed settings read from params.yaml: one dataclass per section, validated on load.
+
+Every stage reads its settings through `load_section(...)`; nothing else digs in the YAML dict.
+Unknown keys, missing keys and wrong types are reported as one line naming params.yaml and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+from stemgan.errors import StemganError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+# --------------------------------------------------------------------------- distributions
+@dataclass(frozen=True)
+class Normal:
+    """A per-image random draw N(mean, std); std = 0 gives a fixed value."""
+
+    mean: float
+    std: float = 0.0
+
+    def draw(self, rng) -> float:
+        return float(self.mean + self.std * rng.standard_normal()) if self.std else float(self.mean)
+
+
+# --------------------------------------------------------------------------- materials
+@dataclass(frozen=True)
+class DefectRule:
+    """A point defect on columns that contain `site` atoms, drawn independently per column.
+
+    remove: atoms of `site` taken out of the column (vacancy); substitute: species that replaces
+    one `site` atom (substitution/dopant). A column holds at most one defect.
+    """
+
+    name: str
+    site: str
+    rate: float
+    remove: int = 0
+    substitute: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class MaterialConfig:
+    """A crystal seen along the beam. builder: mx2 | graphene | perovskite | file."""
+
+    builder: str
+    formula: str = ""
+    a_A: float = 0.0
+    thickness_A: float = 0.0
+    n_cells_thick: int = 1
+    structure_file: Optional[str] = None
+    defects: tuple[DefectRule, ...] = ()
+    label_defects: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- optics
+@dataclass(frozen=True)
+class OpticsConfig:
+    """Probe-forming optics and image formation; Normal entries are drawn per image."""
+
+    voltage_kV: float = 80.0
+    convergence_semiangle_mrad: float = 25.2
+    defocus_A: Normal = Normal(0.0, 10.0)
+    cs3_mm: Normal = Normal(0.0003, 0.0005)
+    cs5_mm: Normal = Normal(0.0, 0.0)
+    astigmatism_A: Normal = Normal(0.0, 0.0)
+    chromatic_defocus_fwhm_A: Normal = Normal(0.0, 0.0)
+    source_fwhm_A: Normal = Normal(1.0, 0.05)
+    thermal_rms_A: float = 0.08
+    z_exponent: float = 1.7
+    probe_window_px: int = 256
+    chromatic_quadrature_points: int = 7
+
+
+# --------------------------------------------------------------------------- stages
+@dataclass(frozen=True)
+class SimulateConfig:
+    seed: int
+    n_images: int
+    image_size_px: int
+    pixel_size_A: float
+    random_orientation: bool = True
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Scan-generator timing and distortions (positions in Å, times in µs)."""
+
+    dwell_us: float = 4.0
+    flyback_us: float = 300.0
+    drift_A_per_s: Normal = Normal(0.5, 0.2)
+    line_jitter_A: float = 0.05
+    flyback_amplitude_A: float = 0.5
+    flyback_decay_us: float = 40.0
+    mains_hz: float = 50.0
+    mains_amplitude_A: float = 0.05
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """ADF detector chain from electrons to stored integers."""
+
+    dose_e_per_A2: Normal = Normal(1.0e5, 1.0e4)
+    adf_collection_fraction: float = 0.02
+    gain_adu_per_e: float = 40.0
+    offset_adu: float = 1000.0
+    read_noise_adu: float = 20.0
+    lag_px: float = 0.3
+    line_gain_std: float = 0.02
+    mains_intensity_fraction: float = 0.005
+    bit_depth: int = 16
+
+
+@dataclass(frozen=True)
+class ContaminationConfig:
+    """Patchy amorphous carbon on the sample (hydrocarbon contamination)."""
+
+    coverage: float = 0.2
+    thickness_A: Normal = Normal(15.0, 5.0)
+    correlation_A: float = 20.0
+    atom_density_per_A3: float = 0.1
+    z: int = 6
+
+
+@dataclass(frozen=True)
+class PresetConfig:
+    """One microscope session: optics changes on top of `optics`, scan, detector, contamination."""
+
+    optics_overrides: dict = field(default_factory=dict)
+    scan: ScanConfig = ScanConfig()
+    detector: DetectorConfig = DetectorConfig()
+    contamination: ContaminationConfig = ContaminationConfig()
+
+
+@dataclass(frozen=True)
+class ExperimentalSetConfig:
+    """An experimental set of the demo data: material, session preset, and split sizes."""
+
+    material: str
+    preset: str
+    n_unlabelled: int
+    n_val: int
+    n_test: int
+
+
+@dataclass(frozen=True)
+class AcquireConfig:
+    seed: int
+    image_size_px: int
+    pad_px: int
+    sets: dict[str, ExperimentalSetConfig]
+    presets: dict[str, PresetConfig]
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """How experimental files become working images."""
+
+    working_pixel_size_A: float
+    default_pixel_size_A: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    """Per-image intensity scaling to [-1, 1]: percentile (robust) or minmax (paper)."""
+
+    method: str = "percentile"
+    low_percentile: float = 0.5
+    high_percentile: float = 99.5
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    tile_size_px: int
+    stride_px: int
+    shard_size: int = 4096
+    normalize: NormalizeConfig = NormalizeConfig()
+
+
+# --------------------------------------------------------------------------- loading
+SECTIONS: dict[str, Any] = {
+    "optics": OpticsConfig,
+    "simulate": SimulateConfig,
+    "acquire": AcquireConfig,
+    "ingest": IngestConfig,
+    "tile": TileConfig,
+}
+
+
+def read_params(path: Path | str = DEFAULT_PARAMS) -> dict:
+    """The whole params.yaml as a dict (only for `load_section`/`load_material`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StemganError(f"{path}: params file not found; run from the project root or pass --params")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise StemganError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the syntax") from exc
+    if not isinstance(data, dict):
+        raise StemganError(f"{path}: expected a mapping of sections; see the README for the layout")
+    return data
+
+
+def load_section(name: str, path: Path | str = DEFAULT_PARAMS, params: Optional[dict] = None):
+    """Section `name` of params.yaml as its dataclass."""
+    params = read_params(path) if params is None else params
+    if name not in params:
+        raise StemganError(f"{path}: section '{name}' is missing; add it (see the README's params table)")
+    return build(SECTIONS[name], params[name], f"{path}: {name}")
+
+
+def load_material(name: str, path: Path | str = DEFAULT_PARAMS, params: Optional[dict] = None) -> MaterialConfig:
+    params = read_params(path) if params is None else params
+    materials = params.get("materials") or {}
+    if name not in materials:
+        known = ", ".join(sorted(materials)) or "none"
+        raise StemganError(f"{path}: material '{name}' not in 'materials' (known: {known}); add it or pick one")
+    return build(MaterialConfig, materials[name], f"{path}: materials.{name}")
+
+
+def merged_optics(base: OpticsConfig, overrides: dict, where: str) -> OpticsConfig:
+    """`base` with some fields replaced (a session preset's optics changes)."""
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(OpticsConfig)}
+    if unknown:
+        raise StemganError(f"{where}: unknown optics key(s) {sorted(unknown)}; use keys of the 'optics' section")
+    hints = typing.get_type_hints(OpticsConfig)
+    changes = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in overrides.items()}
+    return dataclasses.replace(base, **changes)
+
+
+def as_dict(config) -> dict:
+    """Flat-able plain dict of a config dataclass (for MLflow params, metadata)."""
+    return dataclasses.asdict(config)
+
+
+def build(cls, data, where: str):
+    """Construct dataclass `cls` from a mapping, with one-line errors naming `where`."""
+    if not isinstance(data, dict):
+        raise StemganError(f"{where}: expected a mapping, got {type(data).__name__}; see params.yaml")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise StemganError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise StemganError(f"{where}: required key '{name}' is missing; add it")
+    return cls(**kwargs)
+
+
+def _convert(hint, value, where: str):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, where)
+    if dataclasses.is_dataclass(hint):
+        if hint is Normal and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return Normal(float(value), 0.0)
+        return build(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise StemganError(f"{where}: expected a list; write it as [a, b, ...]")
+        return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise StemganError(f"{where}: expected a mapping")
+        return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if hint is dict:
+        if not isinstance(value, dict):
+            raise StemganError(f"{where}: expected a mapping")
+        return value
+    return _scalar(hint, value, where)
+
+
+def _scalar(hint, value, where: str):
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise StemganError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise StemganError(f"{where}: expected a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads 4.0e4 as text; accept it as a number
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StemganError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise StemganError(f"{where}: expected text, got {value!r}")
+        return value
+    return value

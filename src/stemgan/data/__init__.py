@@ -1,0 +1,1 @@
+"""Image and label files, ingest of experimental images, normalisation and tiling."""

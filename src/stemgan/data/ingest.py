@@ -1,0 +1,104 @@
+"""Experimental images from what the instrument wrote (TIFF, Gatan DM3/DM4, Velox EMD), resampled
+to the working pixel size so that models trained at one sampling work on images from another."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stemgan.config import IngestConfig
+from stemgan.data.tiff_io import check_image, read_tiff, unit_to_A
+from stemgan.errors import StemganError, fail
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+RSCIIO_SUFFIXES = (".dm3", ".dm4", ".emd")
+IMAGE_SUFFIXES = TIFF_SUFFIXES + RSCIIO_SUFFIXES
+
+
+@dataclass(frozen=True)
+class WorkingImage:
+    """An image at the working pixel size; `scale` = working px per original px."""
+
+    path: Path
+    image: np.ndarray
+    pixel_size_A: float
+    scale: float
+
+
+def list_images(folder: Path | str) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise fail(folder, "folder not found", "create it and put the images there (see data/README.md)")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    if not paths:
+        raise fail(folder, "holds no .tif/.tiff/.dm3/.dm4/.emd images", "add images or point to the right folder")
+    return paths
+
+
+def read_any(path: Path) -> tuple[np.ndarray, float | None]:
+    """(2-D float32 image, pixel size Å or None) from TIFF, DM3/DM4 or EMD."""
+    suffix = path.suffix.lower()
+    if suffix in TIFF_SUFFIXES:
+        image, pixel, _ = read_tiff(path)
+        return image, pixel
+    if suffix in RSCIIO_SUFFIXES:
+        return _read_rsciio(path)
+    raise fail(path, f"unsupported file type '{suffix}'", f"use one of {', '.join(IMAGE_SUFFIXES)}")
+
+
+def _read_rsciio(path: Path) -> tuple[np.ndarray, float | None]:
+    if path.suffix.lower() == ".emd":
+        from rsciio.emd import file_reader
+    else:
+        from rsciio.digitalmicrograph import file_reader
+    try:
+        signals = file_reader(str(path))
+    except Exception as exc:  # the readers raise many types on malformed files
+        raise fail(path, f"cannot be read ({exc})", "re-export it from the acquisition software") from exc
+    images = [s for s in signals if np.asarray(s["data"]).ndim == 2]
+    if not images:
+        raise fail(path, "holds no 2-D image", "export a single image (not a spectrum or stack)")
+    signal = images[0]
+    image = check_image(np.asarray(signal["data"]), path)
+    axis = signal["axes"][-1]
+    scale = unit_to_A(axis.get("units", ""))
+    return image, (float(axis["scale"]) * scale if scale else None)
+
+
+def load_working_image(path: Path | str, cfg: IngestConfig, min_size_px: int = 1) -> WorkingImage:
+    """Read, check and resample one experimental image to cfg.working_pixel_size_A."""
+    from skimage.transform import rescale
+
+    path = Path(path)
+    image, pixel = read_any(path)
+    pixel = pixel or cfg.default_pixel_size_A
+    if not pixel or pixel <= 0:
+        raise fail(path, "has no pixel size in its metadata",
+                   f'add a sidecar {path.with_suffix(".json").name} with {{"pixel_size_A": ...}} '
+                   "or set ingest.default_pixel_size_A in params.yaml")
+    scale = pixel / cfg.working_pixel_size_A
+    if abs(scale - 1.0) > 1e-3:
+        image = rescale(image, scale, order=3, anti_aliasing=scale < 1, preserve_range=True).astype(np.float32)
+    else:
+        scale = 1.0
+    if min(image.shape) < min_size_px:
+        raise fail(path, f"is {image.shape[1]}x{image.shape[0]} px at {cfg.working_pixel_size_A} Å/px, smaller than "
+                   f"one {min_size_px} px tile", "use larger images or a smaller tile.tile_size_px")
+    return WorkingImage(path, image, cfg.working_pixel_size_A, scale)
+
+
+def rescale_labels(labels: pd.DataFrame, scale: float, pixel_size_A: float) -> pd.DataFrame:
+    """Label px coordinates after resampling by `scale` (pixel-centre aligned, as skimage resamples)."""
+    out = labels.copy()
+    for axis in ("x", "y"):
+        out[f"{axis}_px"] = (labels[f"{axis}_px"] + 0.5) * scale - 0.5
+        out[f"{axis}_A"] = out[f"{axis}_px"] * pixel_size_A
+    return out
+
+
+def require_images(paths: list[Path], what: str) -> None:
+    if not paths:
+        raise StemganError(f"no {what} images found; see data/README.md for the layout")

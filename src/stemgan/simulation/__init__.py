@@ -1,0 +1,1 @@
+"""Labelled ADF-STEM simulation in the incoherent linear imaging approximation (as Incostem)."""
