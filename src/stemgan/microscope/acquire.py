@@ -24,7 +24,7 @@ from stemgan.microscope.detector import detect
 from stemgan.microscope.scan import sample_positions_to_pixels, scan_field
 from stemgan.seeding import item_rng
 from stemgan.simulation.labels import inside_field, label_table
-from stemgan.simulation.optics import draw_probe
+from stemgan.simulation.optics import atom_image_sigma_A, draw_probe
 from stemgan.simulation.scene import EDGE_PAD_PX, crystal_for, draw_scene, padded_shape, render_scene
 
 SPLITS = ("unlabelled", "val", "test")
@@ -47,7 +47,8 @@ def acquire_image(material: MaterialConfig, crystal, optics: OpticsConfig, prese
     sampled = map_coordinates(ideal, [field.y_px + margin, field.x_px + margin], order=3, mode="nearest")
     crystal_mean = scene.weights(probe.z_exponent).sum() / (shape[0] * shape[1])
     image, detector_draws = detect(sampled, crystal_mean, field.time_s, pixel_size_A, preset.detector, rng)
-    xy_px = sample_positions_to_pixels(field, scene.xy_A / pixel_size_A - margin)
+    xy_px = sample_positions_to_pixels(field, scene.xy_A / pixel_size_A - margin,
+                                       blur_sigma_px=atom_image_sigma_A(probe) / pixel_size_A)
     keep = inside_field(xy_px, size_px)
     labels = label_table(xy_px[keep], pixel_size_A, scene.site_counts[keep], scene.counts[keep],
                          scene.defect[keep], crystal.species)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import map_coordinates
+from scipy.ndimage import gaussian_filter1d, map_coordinates
 
 from stemgan.config import ScanConfig
 
@@ -46,15 +46,21 @@ def scan_field(size_px: int, pixel_size_A: float, scan: ScanConfig, rng: np.rand
     return ScanField(x, y, time_s)
 
 
-def sample_positions_to_pixels(field: ScanField, xy_px: np.ndarray, iterations: int = 30) -> np.ndarray:
-    """Invert the field: acquired (x, y) px where the probe stood over sample positions xy_px (n, 2).
+def sample_positions_to_pixels(field: ScanField, xy_px: np.ndarray, blur_sigma_px: float = 0.0,
+                               iterations: int = 30) -> np.ndarray:
+    """Invert the field: acquired (x, y) px where sample positions xy_px (n, 2) appear.
 
-    Fixed-point iteration on the displacement field, linearly interpolated between pixels; converges
-    because the displacement changes far less than one pixel per pixel.
+    An atom is imaged over several scan lines, each with its own offset (jitter, mains), so it appears
+    at the offsets averaged with its own intensity profile: the displacement is smoothed along the
+    slow-scan axis by the atom image's Gaussian width `blur_sigma_px` before inversion. Fixed-point
+    iteration then converges because the displacement changes far less than one pixel per pixel.
     """
     n_rows, n_cols = field.x_px.shape
     cols, rows = np.meshgrid(np.arange(n_cols), np.arange(n_rows))
     dx, dy = field.x_px - cols, field.y_px - rows
+    if blur_sigma_px > 0:
+        dx = gaussian_filter1d(dx, blur_sigma_px, axis=0, mode="nearest")
+        dy = gaussian_filter1d(dy, blur_sigma_px, axis=0, mode="nearest")
     x, y = xy_px[:, 0].copy(), xy_px[:, 1].copy()
     for _ in range(iterations):
         at = np.stack([np.clip(y, 0, n_rows - 1), np.clip(x, 0, n_cols - 1)])

@@ -1,0 +1,60 @@
+"""Shared helpers: run the real CLI, tiny params derived from the project's params.yaml."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_cli(*args, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run `stemgan ARGS` as a user would; returns the completed process (text output)."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([sys.executable, "-m", "stemgan", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"stemgan {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def project_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def tiny_params(image_size_px: int = 128) -> dict:
+    """The project's params with sizes cut down for tests (same structure, same physics)."""
+    p = copy.deepcopy(project_params())
+    p["simulate"].update(n_images=2, image_size_px=image_size_px)
+    p["acquire"].update(image_size_px=image_size_px, pad_px=24)
+    p["acquire"]["sets"] = {
+        "wse2/day_a": {"material": "wse2", "preset": "day_a", "n_unlabelled": 2, "n_val": 1, "n_test": 1},
+        "wse2/day_b": {"material": "wse2", "preset": "day_b", "n_unlabelled": 2, "n_val": 1, "n_test": 1},
+        "graphene/session_1": {"material": "graphene", "preset": "day_b", "n_unlabelled": 1, "n_val": 0, "n_test": 1},
+        "srtio3/session_1": {"material": "srtio3", "preset": "day_a", "n_unlabelled": 1, "n_val": 0, "n_test": 1},
+    }
+    for preset in p["acquire"]["presets"].values():  # short frames drift less; keep the margin honest
+        preset["scan"]["drift_A_per_s"] = {"mean": 0.5, "std": 0.1}
+    p["tile"].update(tile_size_px=64, stride_px=64)
+    return p
+
+
+def write_params(path: Path, params: dict) -> Path:
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tiny_params_file(tmp_path) -> Path:
+    return write_params(tmp_path / "params.yaml", tiny_params())
