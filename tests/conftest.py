@@ -47,12 +47,24 @@ def tiny_params(image_size_px: int = 128) -> dict:
     for preset in p["acquire"]["presets"].values():  # short frames drift less; keep the margin honest
         preset["scan"]["drift_A_per_s"] = {"mean": 0.5, "std": 0.1}
     p["tile"].update(tile_size_px=64, stride_px=64)
+    p["cyclegan"].update(epochs=2, steps_per_epoch=3, batch_size=2, pool_size=4, monitor_tiles=4, sample_every_epochs=1,
+                         generator={"depth": 3, "base_filters": 8, "max_filters": 16, "norm": "instance", "dropout": 0.5},
+                         discriminator={"base_filters": 8, "n_layers": 2, "norm": "instance"})
     return p
 
 
 def write_params(path: Path, params: dict) -> Path:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch) -> str:
+    """A real MLflow sqlite store in a temp folder, used by the CLI and by in-process code."""
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("STEMGAN_ARTIFACT_ROOT", str(tmp_path / "mlartifacts"))
+    return uri
 
 
 @pytest.fixture

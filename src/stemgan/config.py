@@ -186,6 +186,81 @@ class TileConfig:
     normalize: NormalizeConfig = NormalizeConfig()
 
 
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """U-net: `depth` stride-2 levels (paper: 8 for 256^2 tiles), filters double per level up to max."""
+
+    depth: int = 4
+    base_filters: int = 16
+    max_filters: int = 128
+    norm: str = "instance"
+    dropout: float = 0.5
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """PatchGAN: n_layers = 3 gives the 70x70 receptive field."""
+
+    base_filters: int = 32
+    n_layers: int = 3
+    norm: str = "instance"
+
+
+@dataclass(frozen=True)
+class CycleGANConfig:
+    seed: int
+    epochs: int
+    batch_size: int
+    lr: float
+    steps_per_epoch: Optional[int] = None  # null: one pass over the larger tile set
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 5.0
+    identity_distance: str = "l2"
+    adversarial_loss: str = "lsgan"
+    fft_discriminators: bool = True
+    fft_weight: float = 0.5                 # generator adversarial = (1-w) real space + w Fourier
+    fft_window: bool = True
+    pool_size: int = 50
+    sim_noise_sigma: float = 0.1            # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1])
+    generator: GeneratorConfig = GeneratorConfig()
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+    mixed_precision: bool = False
+    xla: bool = False
+    sample_every_epochs: int = 5
+    monitor_tiles: int = 32                 # tiles for the per-epoch realism metric and sample grids
+    experiment: str = "stemgan-cyclegan"
+
+    def check(self, where: str = "params.yaml: cyclegan") -> None:
+        problems = []
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            problems.append("epochs >= 1, batch_size >= 1 and lr > 0")
+        if self.adversarial_loss not in ("lsgan", "bce", "hinge"):
+            problems.append("adversarial_loss in lsgan, bce, hinge")
+        if self.identity_distance not in ("l1", "l2"):
+            problems.append("identity_distance in l1, l2")
+        if self.generator.norm not in ("instance", "batch", "none") or self.discriminator.norm not in ("instance", "batch", "none"):
+            problems.append("norm in instance, batch, none")
+        if not 0 <= self.fft_weight <= 1 or self.lambda_cycle < 0 or self.lambda_identity < 0 or self.sim_noise_sigma < 0:
+            problems.append("0 <= fft_weight <= 1 and non-negative lambdas and sim_noise_sigma")
+        if problems:
+            raise StemganError(f"{where}: need {'; '.join(problems)}")
+
+
+@dataclass(frozen=True)
+class TranslateConfig:
+    """Whole-image sim -> exp translation and the label-preservation check."""
+
+    seed: int = 11
+    stride_px: int = 64
+    tta: bool = False                    # 8-fold rotation/flip averaging
+    batch_size: int = 16
+    column_min_separation_A: float = 0.8  # peak finding: under half the nearest-column distance
+    match_radius_A: float = 0.5
+    experiment: str = "stemgan-translate"
+
+
 # --------------------------------------------------------------------------- loading
 SECTIONS: dict[str, Any] = {
     "optics": OpticsConfig,
@@ -193,6 +268,8 @@ SECTIONS: dict[str, Any] = {
     "acquire": AcquireConfig,
     "ingest": IngestConfig,
     "tile": TileConfig,
+    "cyclegan": CycleGANConfig,
+    "translate": TranslateConfig,
 }
 
 

@@ -1,0 +1,64 @@
+"""Tiles per second of the cycleGAN train step for a profile (random tiles, no I/O).
+
+    python benchmarks/train_throughput.py                      # params.yaml (CPU default)
+    python benchmarks/train_throughput.py --profile profiles/paper.yaml --steps 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--profile", help="a profiles/*.yaml of dotted overrides")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, help="override the profile's batch size")
+    args = parser.parse_args()
+
+    import numpy as np
+    import tensorflow as tf
+
+    from stemgan.cli.profiles import apply_profile
+    from stemgan.config import load_section, read_params
+    from stemgan.training.cyclegan_train import build_cyclegan, configure_precision_and_strategy
+
+    params = read_params(args.params)
+    if args.profile:
+        params = apply_profile(params, args.profile)
+    cfg = load_section("cyclegan", args.params, params)
+    if args.batch_size:
+        cfg = dataclasses.replace(cfg, batch_size=args.batch_size)
+    tile = params["tile"]["tile_size_px"]
+    strategy = configure_precision_and_strategy(cfg)
+    with strategy.scope():
+        model = build_cyclegan(cfg, tile, steps_per_epoch=1000)
+    rng = np.random.default_rng(0)
+    batch = [tf.constant(rng.uniform(-1, 1, (cfg.batch_size, tile, tile, 1)).astype(np.float32)) for _ in range(2)]
+    step = tf.function(model.train_step, jit_compile=cfg.xla)
+    start = time.perf_counter()
+    for _ in range(args.warmup):
+        step(tuple(batch))
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        logs = step(tuple(batch))
+    float(logs["cycle"])  # wait for the device
+    elapsed = time.perf_counter() - start
+    g_params = model.gen_sim2exp.count_params()
+    devices = [d.device_type for d in tf.config.list_logical_devices()]
+    print(f"tile {tile}px batch {cfg.batch_size} G {g_params / 1e6:.2f}M params x2, D x{len(model.discriminators)}, "
+          f"mixed={cfg.mixed_precision} xla={cfg.xla} on {sorted(set(devices))}: "
+          f"{args.steps * cfg.batch_size / elapsed:.2f} tiles/s ({elapsed / args.steps * 1000:.0f} ms/step, "
+          f"warm-up {compile_s:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Scoring: coordinate matching, label preservation, realism metrics."""

@@ -1,0 +1,45 @@
+"""U-net generator and PatchGAN discriminators (real space, or on the Fourier amplitude)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from stemgan.models.blocks import INIT, downsample, upsample
+from stemgan.models.fourier import FourierAmplitude
+
+
+def unet_generator(tile_size: int, depth: int, base_filters: int, max_filters: int, norm: str,
+                   dropout: float, name: str) -> keras.Model:
+    """pix2pix U-net: `depth` stride-2 downsamplings (8 for 256^2 = paper size), skips, tanh output."""
+    if tile_size % (2**depth):
+        raise ValueError(f"tile size {tile_size} px must be divisible by 2**depth = {2**depth}")
+    inputs = keras.Input((tile_size, tile_size, 1), name=f"{name}_input")
+    x, skips = inputs, []
+    for level in range(depth):
+        filters = min(base_filters * 2**level, max_filters)
+        x = downsample(x, filters, "none" if level == 0 or level == depth - 1 else norm)
+        skips.append(x)
+    for level in reversed(range(depth - 1)):
+        filters = min(base_filters * 2**level, max_filters)
+        x = upsample(x, filters, norm, dropout if level >= depth - 4 else 0.0)
+        x = layers.Concatenate()([x, skips[level]])
+    x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=INIT)(x)
+    outputs = layers.Activation("tanh", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def patchgan_discriminator(tile_size: int, base_filters: int, n_layers: int, norm: str, name: str,
+                           fourier: bool = False, fft_window: bool = True) -> keras.Model:
+    """PatchGAN: n_layers stride-2 convs then two stride-1 convs (n_layers = 3: 70x70 receptive field).
+
+    With fourier=True the discriminator sees the standardised log FFT amplitude of its input.
+    """
+    inputs = keras.Input((tile_size, tile_size, 1), name=f"{name}_input")
+    x = FourierAmplitude(window=fft_window)(inputs) if fourier else inputs
+    for level in range(n_layers):
+        x = downsample(x, base_filters * min(2**level, 8), "none" if level == 0 else norm)
+    x = downsample(x, base_filters * min(2**n_layers, 8), norm, strides=1)
+    x = layers.Conv2D(1, 4, padding="same", kernel_initializer=INIT)(x)
+    outputs = layers.Activation("linear", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)

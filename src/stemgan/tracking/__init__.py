@@ -1,0 +1,1 @@
+"""MLflow: runs that resume, flattened params, metrics, figures, models."""

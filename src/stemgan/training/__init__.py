@@ -1,0 +1,1 @@
+"""Training drivers: data pipelines (tf.data), callbacks, resumable runs."""

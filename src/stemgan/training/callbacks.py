@@ -1,0 +1,70 @@
+"""Callbacks that plug into fit(): realism monitor, MLflow logging, checkpoints, sample grids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from stemgan.evaluation.spectra import spectrum_distance
+from stemgan.tracking.mlflow_runs import log_metrics
+
+
+class RealismMonitor(keras.callbacks.Callback):
+    """Adds `spectrum_distance` (G(sim) vs experimental tiles, log10 decades) and `lr` to the epoch logs."""
+
+    def __init__(self, sim_tiles: np.ndarray, exp_tiles: np.ndarray, pixel_size_A: float):
+        super().__init__()
+        self.sim_tiles, self.exp_tiles, self.pixel_size_A = sim_tiles, exp_tiles, pixel_size_A
+
+    def on_epoch_end(self, epoch, logs=None):
+        generated = self.model.gen_sim2exp.predict(self.sim_tiles, verbose=0, batch_size=16)
+        logs["spectrum_distance"] = spectrum_distance(generated, self.exp_tiles, self.pixel_size_A)
+        optimizer = self.model.generator_optimizer
+        logs["lr"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+class MlflowEpochLogger(keras.callbacks.Callback):
+    """Every epoch's logs as MLflow metrics (one batched call), step = epoch number (1-based)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        log_metrics(dict(logs or {}), step=epoch + 1)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves model, optimizers, image pools and the epoch counter after every epoch (resumable)."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, epoch_counter: tf.Variable):
+        super().__init__()
+        self.manager, self.epoch_counter = manager, epoch_counter
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_counter.assign(epoch + 1)
+        self.manager.save(checkpoint_number=epoch + 1)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Every `every` epochs, an MLflow image: sim, G(sim), F(G(sim)), experimental, with FFT amplitudes."""
+
+    def __init__(self, sim_tiles: np.ndarray, exp_tiles: np.ndarray, every: int, out_dir: Path | None = None):
+        super().__init__()
+        self.sim_tiles, self.exp_tiles, self.every, self.out_dir = sim_tiles[:4], exp_tiles[:4], every, out_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every <= 0 or (epoch + 1) % self.every:
+            return
+        import mlflow
+
+        from stemgan.evaluation.figures import cycle_grid
+
+        fake = self.model.gen_sim2exp.predict(self.sim_tiles, verbose=0)
+        cycled = self.model.gen_exp2sim.predict(fake, verbose=0)
+        figure = cycle_grid(self.sim_tiles, fake, cycled, self.exp_tiles, title=f"epoch {epoch + 1}")
+        mlflow.log_figure(figure, f"samples/epoch_{epoch + 1:04d}.png")
+        if self.out_dir is not None:
+            figure.savefig(self.out_dir / "samples_last.png", dpi=80)
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)

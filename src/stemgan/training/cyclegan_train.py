@@ -1,0 +1,184 @@
+"""Train one cycleGAN (one experimental set) with checkpoints, resume and MLflow tracking."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from stemgan.config import CycleGANConfig, as_dict
+from stemgan.data.files import atomic_directory
+from stemgan.errors import StemganError
+
+FINGERPRINT_FILE = "fingerprint.json"
+
+
+@dataclass
+class CycleGANRun:
+    run_id: str
+    epochs_done: int
+    final: dict
+    out_dir: Path
+
+
+def configure_precision_and_strategy(cfg: CycleGANConfig):
+    """Mixed precision on request; MirroredStrategy when several GPUs are visible."""
+    import keras
+    import tensorflow as tf
+
+    keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def build_cyclegan(cfg: CycleGANConfig, tile_size: int, steps_per_epoch: int):
+    """A compiled CycleGAN with Adam optimisers on the constant-then-linear-decay schedule."""
+    import keras
+
+    from stemgan.models.cyclegan import CycleGAN
+    from stemgan.models.schedule import ConstantThenLinearDecay
+
+    total = cfg.epochs * steps_per_epoch
+    schedule = ConstantThenLinearDecay(cfg.lr, (cfg.epochs // 2) * steps_per_epoch, total)
+
+    def adam():
+        optimizer = keras.optimizers.Adam(schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+        return keras.optimizers.LossScaleOptimizer(optimizer) if cfg.mixed_precision else optimizer
+
+    model = CycleGAN(cfg, tile_size)
+    model.compile(generator_optimizer=adam(), discriminator_optimizer=adam(), jit_compile=cfg.xla)
+    model.generator_optimizer.build([v for g in model.generators for v in g.trainable_variables])
+    model.discriminator_optimizer.build([v for d in model.discriminators for v in d.trainable_variables])
+    return model
+
+
+def fingerprint(cfg: CycleGANConfig, tile_dirs: Sequence[Path]) -> str:
+    """Settings + tile indexes + model/training code: a checkpoint resumes only the same training."""
+    digest = hashlib.sha256(json.dumps(as_dict(cfg), sort_keys=True, default=str).encode())
+    for folder in tile_dirs:
+        digest.update((Path(folder) / "index.csv").read_bytes())
+    package = Path(__file__).resolve().parents[1]
+    for source in sorted([*package.glob("models/*.py"), *package.glob("training/*.py")]):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def prepare_checkpoint_dir(checkpoint_dir: Path, print_fn=print, fingerprint_value: str = "") -> None:
+    """Keep the folder if it belongs to this training; otherwise start it afresh (never mix runs)."""
+    marker = checkpoint_dir / FINGERPRINT_FILE
+    if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != fingerprint_value:
+        print_fn(f"train-cyclegan: settings or data changed since {checkpoint_dir} was written; starting afresh")
+        shutil.rmtree(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"fingerprint": fingerprint_value}))
+
+
+def monitor_tiles(tiles: np.ndarray, count: int, seed: int, noise_std: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    chosen = tiles[rng.permutation(len(tiles))[:count]]
+    return (chosen + noise_std * rng.standard_normal(chosen.shape)).astype(np.float32) if noise_std else chosen
+
+
+def data_tags(sim_dirs: Sequence[Path], exp_dirs: Sequence[Path]) -> dict[str, str]:
+    """Data fingerprint: DVC's hash of data/ (data.dvc) and a hash of the tile indexes used."""
+    tags = {"sim_tiles": ",".join(map(str, sim_dirs)), "exp_tiles": ",".join(map(str, exp_dirs))}
+    dvc_file = Path("data.dvc")
+    if dvc_file.is_file():
+        import yaml
+
+        tags["data_dvc_md5"] = str(yaml.safe_load(dvc_file.read_text())["outs"][0].get("md5", ""))
+    digest = hashlib.md5(b"".join((Path(d) / "index.csv").read_bytes() for d in [*sim_dirs, *exp_dirs]))
+    tags["tiles_md5"] = digest.hexdigest()
+    return tags
+
+
+def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequence[Path], out_dir: Path,
+                   checkpoint_dir: Path, run_name: str, pixel_size_A: float, parent_run_id: str | None = None,
+                   extra_callbacks: Sequence = (), log_model: bool = True) -> CycleGANRun:
+    """Train (or resume) and write out_dir/{generator_sim2exp,generator_exp2sim}.keras, history.csv, metrics.json."""
+    import keras
+    import mlflow
+    import tensorflow as tf
+
+    from stemgan.training.callbacks import EpochCheckpoint, MlflowEpochLogger, RealismMonitor, SampleGrid
+    from stemgan.training.data import load_tile_sets, unpaired_stream
+    from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, flatten, start_or_resume
+
+    cfg.check()
+    sim_tiles, exp_tiles = load_tile_sets(list(sim_dirs)), load_tile_sets(list(exp_dirs))
+    tile_size = sim_tiles.shape[1]
+    if exp_tiles.shape[1] != tile_size:
+        raise StemganError(f"{exp_dirs[0]}: tiles are {exp_tiles.shape[1]} px but simulations {tile_size} px; "
+                           "re-tile both with the same tile.tile_size_px")
+    if tile_size % 2**cfg.generator.depth:
+        raise StemganError(f"params.yaml: cyclegan.generator.depth {cfg.generator.depth} needs tiles divisible by "
+                           f"{2**cfg.generator.depth} px (tiles are {tile_size} px)")
+    steps = cfg.steps_per_epoch or math.ceil(max(len(sim_tiles), len(exp_tiles)) / cfg.batch_size)
+    prepare_checkpoint_dir(checkpoint_dir, fingerprint_value=fingerprint(cfg, [*sim_dirs, *exp_dirs]))
+
+    keras.utils.set_random_seed(cfg.seed)
+    strategy = configure_precision_and_strategy(cfg)
+    with strategy.scope():
+        model = build_cyclegan(cfg, tile_size, steps)
+    epoch_counter = tf.Variable(0, dtype=tf.int64, trainable=False)
+    checkpoint = tf.train.Checkpoint(model=model, generator_optimizer=model.generator_optimizer,
+                                     discriminator_optimizer=model.discriminator_optimizer, epoch=epoch_counter)
+    manager = tf.train.CheckpointManager(checkpoint, str(checkpoint_dir / "ckpt"), max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+    start_epoch = int(epoch_counter.numpy())
+
+    noise_std = 2.0 * cfg.sim_noise_sigma  # tiles span [-1, 1], twice the paper's [0, 1] range
+    # the data order depends on where training (re)starts, so a resumed run is reproducible too
+    dataset = unpaired_stream(sim_tiles, exp_tiles, cfg.batch_size, cfg.seed + 1000 * start_epoch, noise_std)
+    sim_monitor = monitor_tiles(sim_tiles, cfg.monitor_tiles, cfg.seed, noise_std)
+    exp_monitor = monitor_tiles(exp_tiles, cfg.monitor_tiles, cfg.seed)
+
+    run, resumed = start_or_resume(cfg.experiment, run_name, checkpoint_dir, parent_run_id,
+                                   tags={"stage": "train-cyclegan", **data_tags(sim_dirs, exp_dirs)})
+    with run:
+        if not resumed:
+            mlflow.log_params({**flatten(as_dict(cfg)), "tile_size_px": tile_size, "steps_per_epoch": steps,
+                               "n_sim_tiles": len(sim_tiles), "n_exp_tiles": len(exp_tiles)})
+        history_cb = keras.callbacks.History()
+        callbacks = [RealismMonitor(sim_monitor, exp_monitor, pixel_size_A), keras.callbacks.TerminateOnNaN(),
+                     *extra_callbacks, MlflowEpochLogger(), SampleGrid(sim_monitor, exp_monitor, cfg.sample_every_epochs),
+                     EpochCheckpoint(manager, epoch_counter), history_cb]
+        if start_epoch < cfg.epochs:
+            model.fit(dataset, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
+                      callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+        epochs_done = int(epoch_counter.numpy())
+        final = {k: float(v[-1]) for k, v in history_cb.history.items() if v}
+        if any(not math.isfinite(v) for v in final.values()) or epochs_done < cfg.epochs:
+            raise StemganError(f"train-cyclegan: training stopped at epoch {epochs_done} with non-finite losses; "
+                               "lower cyclegan.lr or check the input tiles")
+        _export(model, out_dir, run.info.run_id, epochs_done, final, history_cb.history, sim_monitor, exp_monitor)
+        if log_model:
+            import mlflow.tensorflow
+
+            mlflow.tensorflow.log_model(model.gen_sim2exp, name="generator_sim2exp",
+                                        pip_requirements=MODEL_PIP_REQUIREMENTS)
+        return CycleGANRun(run.info.run_id, epochs_done, final, out_dir)
+
+
+def _export(model, out_dir: Path, run_id: str, epochs_done: int, final: dict, history: dict, sim_monitor, exp_monitor):
+    import pandas as pd
+
+    from stemgan.evaluation.figures import cycle_grid
+
+    with atomic_directory(out_dir) as tmp:
+        model.gen_sim2exp.save(tmp / "generator_sim2exp.keras")
+        model.gen_exp2sim.save(tmp / "generator_exp2sim.keras")
+        pd.DataFrame(history).to_csv(tmp / "history.csv", index_label="epoch_index")
+        (tmp / "metrics.json").write_text(json.dumps({"mlflow_run_id": run_id, "epochs": epochs_done, **final}, indent=2))
+        fake = model.gen_sim2exp.predict(sim_monitor[:4], verbose=0)
+        figure = cycle_grid(sim_monitor[:4], fake, model.gen_exp2sim.predict(fake, verbose=0), exp_monitor[:4])
+        figure.savefig(tmp / "samples.png", dpi=80)
+

@@ -1,0 +1,44 @@
+"""tf.data pipelines over tile shards: shuffled, augmented (rot90, flips), seeded, prefetched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from stemgan.data.tiles import load_tiles
+
+
+def load_tile_sets(folders: list[Path]) -> np.ndarray:
+    """Tiles of several tile folders pooled (e.g. day A + day B), as (n, T, T, 1) float32."""
+    return np.concatenate([np.asarray(load_tiles(f), dtype=np.float32) for f in folders])[..., None]
+
+
+def augment(tile: tf.Tensor, seed: tf.Tensor, noise_std: float) -> tf.Tensor:
+    """Random rot90 and flip (the 8 symmetries of the square) and optional Gaussian noise, stateless."""
+    k = tf.random.stateless_uniform([], seed, 0, 4, dtype=tf.int32)
+    tile = tf.image.rot90(tile, k)
+    flip = tf.random.stateless_uniform([], seed + 1) < 0.5
+    tile = tf.cond(flip, lambda: tf.image.flip_left_right(tile), lambda: tile)
+    if noise_std > 0:
+        tile = tile + noise_std * tf.random.stateless_normal(tf.shape(tile), seed + 2)
+    return tile
+
+
+def tile_stream(tiles: np.ndarray, batch_size: int, seed: int, noise_std: float = 0.0) -> tf.data.Dataset:
+    """Endless shuffled, augmented batches of tiles; every random draw derives from `seed`."""
+    ds = tf.data.Dataset.from_tensor_slices(tiles).shuffle(len(tiles), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.repeat()
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    ds = tf.data.Dataset.zip(ds, seeds).map(lambda t, s: augment(t, s, noise_std),
+                                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=True)
+
+
+def unpaired_stream(sim_tiles: np.ndarray, exp_tiles: np.ndarray, batch_size: int, seed: int,
+                    sim_noise_std: float) -> tf.data.Dataset:
+    """(sim batch + noise, experimental batch) pairs, unaligned, for the cycleGAN."""
+    sim = tile_stream(sim_tiles, batch_size, seed, sim_noise_std)
+    exp = tile_stream(exp_tiles, batch_size, seed + 1)
+    return tf.data.Dataset.zip(sim, exp).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,161 @@
+"""CycleGAN training, resume after a kill, MLflow tracking, and translate with label preservation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from stemgan.config import load_section  # noqa: E402
+from stemgan.data.tiff_io import read_tiff  # noqa: E402
+from tests.conftest import BIN, run_cli, tiny_params, write_params  # noqa: E402
+from tests.test_models import lattice_tiles  # noqa: E402
+
+
+def tiny_cyclegan_config(**changes):
+    import yaml
+
+    params = tiny_params()
+    cfg = load_section("cyclegan", params=params, path="tiny")
+    return dataclasses.replace(cfg, **changes)
+
+
+def test_train_step_decreases_cycle_loss_on_toy_domains():
+    """sim: clean lattices; exp: the same lattices blurred, dimmed and noisy. Cycle loss must fall."""
+    from stemgan.training.cyclegan_train import build_cyclegan
+
+    import keras
+
+    keras.utils.set_random_seed(0)
+    cfg = tiny_cyclegan_config(lr=0.002, pool_size=4)
+    sim = lattice_tiles(16, 32, 0)
+    rng = np.random.default_rng(1)
+    exp = np.clip(0.6 * lattice_tiles(16, 32, 2) + rng.normal(0, 0.2, sim.shape), -1, 1).astype(np.float32)
+    model = build_cyclegan(cfg, tile_size=32, steps_per_epoch=100)
+    cycle = []
+    for step in range(40):
+        idx = rng.integers(0, 16, 4)
+        logs = model.train_step((tf.constant(sim[idx]), tf.constant(exp[idx])))
+        cycle.append(float(logs["cycle"]))
+        for tracker in model.metrics:
+            tracker.reset_state()
+    assert np.isfinite(cycle).all()
+    assert np.mean(cycle[-8:]) < 0.6 * np.mean(cycle[:4]), cycle
+
+
+def test_fft_switch_removes_fourier_discriminators():
+    from stemgan.models.cyclegan import CycleGAN
+
+    with_fft = CycleGAN(tiny_cyclegan_config(), 32)
+    without = CycleGAN(tiny_cyclegan_config(fft_discriminators=False), 32)
+    assert len(with_fft.discriminators) == 4 and len(without.discriminators) == 2
+    assert any("fourier_amplitude" in layer.name for layer in with_fft.disc_exp_fft.layers)
+
+
+def make_tiles(tmp_path: Path, params_file: Path) -> tuple[Path, Path]:
+    run_cli("acquire", "--out", tmp_path / "data", "--params", params_file)
+    run_cli("simulate", "--material", "wse2", "--out", tmp_path / "sim", "--params", params_file)
+    sim_tiles, exp_tiles = tmp_path / "tiles_sim", tmp_path / "tiles_exp"
+    run_cli("tile", "--images", tmp_path / "sim/images", "--out", sim_tiles, "--params", params_file)
+    run_cli("tile", "--images", tmp_path / "data/wse2/day_a/unlabelled", "--out", exp_tiles, "--params", params_file)
+    return sim_tiles, exp_tiles
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_into_the_same_mlflow_run(tmp_path, mlflow_store):
+    import mlflow
+
+    params = tiny_params()
+    params["cyclegan"].update(epochs=3, steps_per_epoch=2)
+    params_file = write_params(tmp_path / "params.yaml", params)
+    sim_tiles, exp_tiles = make_tiles(tmp_path, params_file)
+    ckpt, out = tmp_path / "ckpt", tmp_path / "gan"
+    args = [sys.executable, "-m", "stemgan", "train-cyclegan", "--sim-tiles", sim_tiles, "--exp-tiles", exp_tiles,
+            "--out", out, "--name", "toy", "--checkpoint-dir", ckpt, "--params", params_file]
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(list(map(str, args)), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not list(ckpt.glob("ckpt/ckpt-1.index")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)  # a hard kill, as a lost node would be
+    proc.wait()
+    assert list(ckpt.glob("ckpt/ckpt-1.index")) and not out.exists()
+    run_id = (ckpt / "mlflow_run_id").read_text().strip()
+
+    done = run_cli(*args[3:], cwd=tmp_path)
+    assert f"MLflow run {run_id}" in done.stdout and "3 epochs" in done.stdout
+    assert len(pd.read_csv(out / "history.csv")) <= 2  # only the epochs after the kill were trained again
+    client = mlflow.MlflowClient(mlflow_store)
+    steps = [m.step for m in client.get_metric_history(run_id, "cycle")]
+    assert sorted(set(steps)) == [1, 2, 3]
+    run = client.get_run(run_id)
+    assert run.data.params["lambda_cycle"] == "10.0" and "data_dvc_md5" not in run.data.tags  # no data.dvc here
+    assert run.data.tags["tiles_md5"]
+    assert "spectrum_distance" in run.data.metrics and "lr" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(run_id, "samples")}
+    assert "samples/epoch_0003.png" in artifacts
+    models = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    assert any(m.source_run_id == run_id and m.name == "generator_sim2exp" for m in models)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["mlflow_run_id"] == run_id and metrics["epochs"] == 3
+
+    # the trained generator translates whole simulations; labels travel unchanged
+    translated = tmp_path / "generated"
+    report = run_cli("translate", "--generator", out, "--sim", tmp_path / "sim", "--out", translated,
+                     "--params", params_file)
+    assert "atom columns shift" in report.stdout
+    first = sorted((translated / "images").glob("*.tif"))[0]
+    image, pixel, _ = read_tiff(first)
+    assert image.shape == (128, 128) and -1 <= image.min() and image.max() <= 1
+    assert (translated / "labels" / f"{first.stem}.csv").read_bytes() == \
+        (tmp_path / "sim/labels" / f"{first.stem}.csv").read_bytes()
+
+
+def test_translate_with_identity_generator_preserves_labels(tmp_path, tiny_params_file, mlflow_store):
+    """An identity generator must leave every atom column where its label says (pristine sims)."""
+    import keras
+
+    run_cli("simulate", "--material", "wse2", "--out", tmp_path / "sim", "--params", tiny_params_file)
+    inputs = keras.Input((64, 64, 1))
+    keras.Model(inputs, keras.layers.Identity()(inputs)).save(tmp_path / "identity.keras")
+    params = tiny_params()
+    params["cyclegan"]["sim_noise_sigma"] = 0.0
+    params_file = write_params(tmp_path / "p.yaml", params)
+    run_cli("translate", "--generator", tmp_path / "identity.keras", "--sim", tmp_path / "sim",
+            "--out", tmp_path / "gen", "--params", params_file)
+    report = json.loads((tmp_path / "gen/label_preservation.json").read_text())
+    assert report["generated_fraction_found"] == pytest.approx(report["sim_fraction_found"], abs=1e-9)
+    assert report["generated_fraction_found"] > 0.9 and report["generated_mean_shift_pm"] < 5.0
+    assert report["generated_p95_shift_pm"] < 10.0
+    labels = pd.read_csv(tmp_path / "gen/labels" / "wse2_sim_00000.csv")
+    image, _, _ = read_tiff(tmp_path / "gen/images/wse2_sim_00000.tif")
+    vacancies = labels[labels.defect == "se_vacancy_single"]
+    se2 = labels[labels.column == "Se2"]
+    from scipy.ndimage import map_coordinates
+
+    at = lambda t: map_coordinates(image, [t.y_px, t.x_px], order=1)  # noqa: E731
+    if len(vacancies):
+        assert at(vacancies).max() < np.median(at(se2))
+
+
+def test_bad_generator_reference_is_one_line(tmp_path, tiny_params_file, mlflow_store):
+    run_cli("simulate", "--material", "wse2", "--out", tmp_path / "sim", "--params", tiny_params_file)
+    proc = run_cli("translate", "--generator", tmp_path / "nope.keras", "--sim", tmp_path / "sim",
+                   "--out", tmp_path / "gen", "--params", tiny_params_file, check=False)
+    assert proc.returncode == 2 and "generator not found" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("translate", "--generator", "models:/no-such-model@champion", "--sim", tmp_path / "sim",
+                   "--out", tmp_path / "gen", "--params", tiny_params_file, check=False)
+    assert proc.returncode == 2 and "cannot load the generator" in proc.stderr
+    assert not (tmp_path / "gen").exists()
