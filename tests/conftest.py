@@ -50,6 +50,10 @@ def tiny_params(image_size_px: int = 128) -> dict:
     p["cyclegan"].update(epochs=2, steps_per_epoch=3, batch_size=2, pool_size=4, monitor_tiles=4, sample_every_epochs=1,
                          generator={"depth": 3, "base_filters": 8, "max_filters": 16, "norm": "instance", "dropout": 0.5},
                          discriminator={"base_filters": 8, "n_layers": 2, "norm": "instance"})
+    p["fcn"].update(tile_size_px=32, filters=[8, 16], bottleneck=16, steps=20, batch_size=8)
+    p["fcn"]["scoring"].update(tile_px=64, stride_px=32, tta=False, bootstrap=20, border_A=1.0,
+                               pr_thresholds=[0.3, 0.5, 0.7])
+    p["table1"]["n_seeds"] = 1
     return p
 
 

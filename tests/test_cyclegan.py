@@ -24,8 +24,6 @@ from tests.test_models import lattice_tiles  # noqa: E402
 
 
 def tiny_cyclegan_config(**changes):
-    import yaml
-
     params = tiny_params()
     cfg = load_section("cyclegan", params=params, path="tiny")
     return dataclasses.replace(cfg, **changes)
@@ -87,16 +85,16 @@ def test_killed_training_resumes_into_the_same_mlflow_run(tmp_path, mlflow_store
     proc = subprocess.Popen(list(map(str, args)), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while not list(ckpt.glob("ckpt/ckpt-1.index")) and time.time() < deadline and proc.poll() is None:
+    while not list(ckpt.glob("seed_0/ckpt/ckpt-1.index")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)  # a hard kill, as a lost node would be
     proc.wait()
-    assert list(ckpt.glob("ckpt/ckpt-1.index")) and not out.exists()
-    run_id = (ckpt / "mlflow_run_id").read_text().strip()
+    assert list(ckpt.glob("seed_0/ckpt/ckpt-1.index")) and not out.exists()
+    run_id = (ckpt / "seed_0" / "mlflow_run_id").read_text().strip()
 
     done = run_cli(*args[3:], cwd=tmp_path)
     assert f"MLflow run {run_id}" in done.stdout and "3 epochs" in done.stdout
-    assert len(pd.read_csv(out / "history.csv")) <= 2  # only the epochs after the kill were trained again
+    assert len(pd.read_csv(out / "seed_0" / "history.csv")) <= 2  # only the epochs after the kill were trained again
     client = mlflow.MlflowClient(mlflow_store)
     steps = [m.step for m in client.get_metric_history(run_id, "cycle")]
     assert sorted(set(steps)) == [1, 2, 3]
@@ -108,7 +106,7 @@ def test_killed_training_resumes_into_the_same_mlflow_run(tmp_path, mlflow_store
     assert "samples/epoch_0003.png" in artifacts
     models = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
     assert any(m.source_run_id == run_id and m.name == "generator_sim2exp" for m in models)
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "seed_0" / "metrics.json").read_text())
     assert metrics["mlflow_run_id"] == run_id and metrics["epochs"] == 3
 
     # the trained generator translates whole simulations; labels travel unchanged
@@ -116,6 +114,7 @@ def test_killed_training_resumes_into_the_same_mlflow_run(tmp_path, mlflow_store
     report = run_cli("translate", "--generator", out, "--sim", tmp_path / "sim", "--out", translated,
                      "--params", params_file)
     assert "atom columns shift" in report.stdout
+    translated = translated / "seed_0"
     first = sorted((translated / "images").glob("*.tif"))[0]
     image, pixel, _ = read_tiff(first)
     assert image.shape == (128, 128) and -1 <= image.min() and image.max() <= 1
@@ -154,8 +153,28 @@ def test_bad_generator_reference_is_one_line(tmp_path, tiny_params_file, mlflow_
     run_cli("simulate", "--material", "wse2", "--out", tmp_path / "sim", "--params", tiny_params_file)
     proc = run_cli("translate", "--generator", tmp_path / "nope.keras", "--sim", tmp_path / "sim",
                    "--out", tmp_path / "gen", "--params", tiny_params_file, check=False)
-    assert proc.returncode == 2 and "generator not found" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "model not found" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("translate", "--generator", "models:/no-such-model@champion", "--sim", tmp_path / "sim",
                    "--out", tmp_path / "gen", "--params", tiny_params_file, check=False)
-    assert proc.returncode == 2 and "cannot load the generator" in proc.stderr
+    assert proc.returncode == 2 and "cannot load the model" in proc.stderr
     assert not (tmp_path / "gen").exists()
+
+
+def test_mixed_precision_train_step_is_finite():
+    """The GPU setting (mixed_float16 + loss scaling) runs and stays finite; outputs stay float32."""
+    import keras
+
+    from stemgan.training.cyclegan_train import build_cyclegan, configure_precision_and_strategy
+
+    cfg = tiny_cyclegan_config(mixed_precision=True)
+    try:
+        configure_precision_and_strategy(cfg)
+        model = build_cyclegan(cfg, 32, 10)
+        tiles = tf.constant(lattice_tiles(4, 32, 0))
+        logs = model.train_step((tiles, tiles))
+        assert all(np.isfinite(float(v)) for v in logs.values())
+        assert isinstance(model.generator_optimizer, keras.optimizers.LossScaleOptimizer)
+        assert model.gen_sim2exp.output.dtype == "float32"
+        assert any(layer.compute_dtype == "float16" for layer in model.gen_sim2exp.layers)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -38,20 +38,41 @@ def repo(tmp_path):
 
 
 @pytest.mark.slow
-def test_dvc_repro_runs_the_stages_and_reruns_only_what_changed(repo):
+def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_store):
+    """simulate -> tile -> train_cyclegan -> translate -> fcn (Table 1 cells) -> table1, tiny sizes."""
+    import json
+
     sh("dvc", "repro", cwd=repo)
     assert len(list((repo / "artifacts/sim/wse2/images").glob("*.tif"))) == 2
     assert len(list((repo / "artifacts/sim/srtio3/labels").glob("*.csv"))) == 2
     tiles = load_tiles(repo / "artifacts/tiles/exp_wse2_day_a")
-    assert tiles.shape == (8, 64, 64) and tiles.min() >= -1 and tiles.max() <= 1
-    assert np.isfinite(tiles).all()
+    assert tiles.shape == (8, 64, 64) and tiles.min() >= -1 and tiles.max() <= 1 and np.isfinite(tiles).all()
+    assert load_tiles(repo / "artifacts/tiles/exp_wse2_day_ab").shape == (16, 64, 64)  # both days pooled
+    assert (repo / "artifacts/cyclegan/wse2_day_ab/seed_0/generator_sim2exp.keras").is_file()
+    assert len(list((repo / "artifacts/generated/wse2_day_b/seed_0/images").glob("*.tif"))) == 2
+
+    table = (repo / "reports/table1.md").read_text()
+    for row in ("simulation, no noise", "Gaussian noise (percentile", "min-max", "cycleGAN-generated"):
+        assert row in table
+    assert "[15 / 83 / 25]" in table  # the paper's numbers beside ours
+    metrics = json.loads((repo / "metrics/table1.json").read_text())
+    assert set(metrics) == {"no_noise", "gaussian", "gaussian_minmax", "cyclegan"}
+    assert set(metrics["cyclegan"]) == {"wse2_day_a", "wse2_day_b", "wse2_day_ab"}
+    assert all(0 <= v["f1"] <= 1 for per in metrics.values() for v in per.values())
+    assert len(list((repo / "metrics/pr_curves").glob("*.csv"))) == 12
+    assert "table1.json" in sh("dvc", "metrics", "show", cwd=repo)
     assert "up to date" in sh("dvc", "status", cwd=repo)
+
+    import mlflow
+
+    client = mlflow.MlflowClient(mlflow_store)
+    parent = client.search_runs([client.get_experiment_by_name("stemgan-table1").experiment_id],
+                                "tags.stage = 'table1'")[0]
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(children) == 12  # one child run per cell (and seed)
 
     params = tiny_params()
     params["tile"]["stride_px"] = 32
     write_params(repo / "params.yaml", params)
     status = sh("dvc", "status", cwd=repo)
     assert "tile@exp_wse2_day_a" in status and "simulate@wse2" not in status
-    out = sh("dvc", "repro", cwd=repo)
-    assert "Running stage 'simulate@wse2'" not in out and "Running stage 'tile@sim_wse2'" in out
-    assert load_tiles(repo / "artifacts/tiles/exp_wse2_day_a").shape == (2 * 9, 64, 64)

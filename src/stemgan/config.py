@@ -261,6 +261,89 @@ class TranslateConfig:
     experiment: str = "stemgan-translate"
 
 
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Defect coordinates from FCN probabilities, and one-to-one matching against labels."""
+
+    threshold: float = 0.5
+    min_distance_A: float = 1.5
+    match_radius_A: float = 1.5
+    border_A: float = 6.6              # the paper's 32 px at 0.2074 Å/px
+    tile_px: int = 256                 # inference tile (the FCN is fully convolutional)
+    stride_px: int = 128
+    tta: bool = True
+    bootstrap: int = 1000
+    pr_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass(frozen=True)
+class FCNConfig:
+    seed: int
+    tile_size_px: int = 64
+    filters: tuple[int, ...] = (16, 32, 64, 128)
+    bottleneck: int = 256
+    dropout: float = 0.1
+    batch_size: int = 16
+    steps: int = 600
+    lr: float = 0.001
+    target: str = "disc"               # disc | gaussian
+    target_radius_A: float = 0.6
+    loss: str = "weighted_ce"          # weighted_ce | focal | dice
+    defect_weight: float = 10.0        # class weight of defects in weighted_ce
+    gaussian_noise_sigma: float = 0.1  # the `gaussian` source: N(0, sigma) on the full-range scale
+    scoring: ScoringConfig = ScoringConfig()
+    experiment: str = "stemgan-fcn"
+
+    def check(self, where: str = "params.yaml: fcn") -> None:
+        if self.target not in ("disc", "gaussian") or self.loss not in ("weighted_ce", "focal", "dice"):
+            raise StemganError(f"{where}: target must be disc|gaussian and loss weighted_ce|focal|dice")
+        if self.tile_size_px % 2 ** len(self.filters):
+            raise StemganError(f"{where}: tile_size_px must be divisible by 2**len(filters) = {2 ** len(self.filters)}")
+
+
+@dataclass(frozen=True)
+class Table1Config:
+    """The paper's Table 1: training source x experimental set, each cell a mean over n_seeds."""
+
+    material: str
+    n_seeds: int
+    sets: dict[str, tuple[str, ...]]   # set name -> data folders whose val/ and test/ it uses
+    sources: tuple[str, ...] = ("no_noise", "gaussian", "gaussian_minmax", "cyclegan")
+    experiment: str = "stemgan-table1"
+
+
+@dataclass(frozen=True)
+class SearchRange:
+    low: float
+    high: float
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """Optuna study over lambda_cycle, lambda_identity and lr, scored by downstream validation F1."""
+
+    seed: int
+    set: str                                   # a key of table1.sets (its cycleGAN tiles, its val/ images)
+    n_trials: int
+    timeout_s: Optional[float] = None
+    study_name: str = "stemgan-wse2_day_a"
+    storage: str = "sqlite:///optuna.db"
+    lambda_cycle: SearchRange = SearchRange(1.0, 30.0, True)
+    lambda_identity_mode: str = "fraction"      # fraction (of lambda_cycle) | absolute
+    lambda_identity: SearchRange = SearchRange(0.0, 1.0)
+    lr: SearchRange = SearchRange(1e-4, 5e-3, True)
+    cyclegan_epochs: int = 4                    # per-trial training budget
+    cyclegan_steps_per_epoch: int = 20
+    fcn_steps: int = 150
+    pruner_startup_trials: int = 2
+    pruner_warmup_epochs: int = 1
+    heartbeat_interval_s: int = 30
+    grace_period_s: int = 90
+    max_retry: int = 1
+    experiment: str = "stemgan-tune"
+
+
 # --------------------------------------------------------------------------- loading
 SECTIONS: dict[str, Any] = {
     "optics": OpticsConfig,
@@ -270,6 +353,9 @@ SECTIONS: dict[str, Any] = {
     "tile": TileConfig,
     "cyclegan": CycleGANConfig,
     "translate": TranslateConfig,
+    "fcn": FCNConfig,
+    "table1": Table1Config,
+    "tune": TuneConfig,
 }
 
 

@@ -96,10 +96,13 @@ def register_train_cyclegan(sub) -> None:
     p.add_argument("--sim-tiles", type=Path, action="append", required=True, help="simulated tile folder (repeatable)")
     p.add_argument("--exp-tiles", type=Path, action="append", required=True,
                    help="experimental tile folder (repeatable: pooled sets such as day A + day B)")
-    p.add_argument("--out", type=Path, required=True, help="output folder (generators, history.csv, metrics.json)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder: seed_<k>/ with generators, history.csv, metrics.json, samples.png")
     p.add_argument("--name", required=True, help="run name, e.g. wse2-day_a")
     p.add_argument("--checkpoint-dir", type=Path, help="resumable state (default: checkpoints/<name>)")
     p.add_argument("--epochs", type=int, help="override cyclegan.epochs")
+    p.add_argument("--seeds", type=int, default=1, help="train this many cycleGANs (seeds cyclegan.seed + k), "
+                   "into OUT/seed_<k> (default 1)")
     p.add_argument("--metrics", type=Path, help="also write the final metrics JSON here (DVC metrics)")
     _params_arg(p)
     p.set_defaults(handler=_train_cyclegan)
@@ -107,8 +110,10 @@ def register_train_cyclegan(sub) -> None:
 
 def _train_cyclegan(args) -> None:
     import dataclasses
+    import json
 
     from stemgan.config import load_section, read_params
+    from stemgan.data.files import atomic_write
     from stemgan.training.cyclegan_train import train_cyclegan
 
     params = read_params(args.params)
@@ -116,16 +121,19 @@ def _train_cyclegan(args) -> None:
     if args.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
     pixel = load_section("ingest", args.params, params).working_pixel_size_A
-    start = time.perf_counter()
-    result = train_cyclegan(cfg, args.sim_tiles, args.exp_tiles, args.out,
-                            args.checkpoint_dir or Path("checkpoints") / args.name, args.name, pixel)
+    checkpoints = args.checkpoint_dir or Path("checkpoints") / args.name
+    summary = {}
+    for k in range(args.seeds):  # seeds differ only in cyclegan.seed + k: the GAN spread of Table 1
+        start = time.perf_counter()
+        result = train_cyclegan(dataclasses.replace(cfg, seed=cfg.seed + k), args.sim_tiles, args.exp_tiles,
+                                args.out / f"seed_{k}", checkpoints / f"seed_{k}", f"{args.name}-seed{k}", pixel)
+        summary[f"seed_{k}"] = {"mlflow_run_id": result.run_id, **result.final}
+        print(f"train-cyclegan: {args.name} seed {k}: {result.epochs_done} epochs, cycle "
+              f"{result.final.get('cycle', float('nan')):.3f}, spectrum distance "
+              f"{result.final.get('spectrum_distance', float('nan')):.3f} -> {args.out / f'seed_{k}'} "
+              f"(MLflow run {result.run_id}, {time.perf_counter() - start:.0f} s)")
     if args.metrics:
-        from stemgan.data.files import atomic_write
-
-        atomic_write(args.metrics, lambda tmp: tmp.write_text((args.out / "metrics.json").read_text()))
-    print(f"train-cyclegan: {args.name} {result.epochs_done} epochs, cycle {result.final.get('cycle', float('nan')):.3f}, "
-          f"spectrum distance {result.final.get('spectrum_distance', float('nan')):.3f} -> {args.out} "
-          f"(MLflow run {result.run_id}, {time.perf_counter() - start:.0f} s)")
+        atomic_write(args.metrics, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
 
 
 def register_translate(sub) -> None:
@@ -134,7 +142,8 @@ def register_translate(sub) -> None:
                                    "smooth blending, optional 8-fold averaging; params section translate) and "
                                    "measure label preservation (atom-column shift in pm, fraction found).")
     p.add_argument("--generator", required=True,
-                   help="a .keras file, a train-cyclegan output folder, or models:/<name>@champion")
+                   help="a .keras file, a train-cyclegan output folder (every seed_<k> is translated into "
+                        "OUT/seed_<k>), or models:/<name>@champion")
     p.add_argument("--sim", type=Path, required=True, help="simulate output folder (images/, labels/)")
     p.add_argument("--out", type=Path, required=True, help="output folder (images/, labels/, label_preservation.json)")
     _params_arg(p)
@@ -143,23 +152,25 @@ def register_translate(sub) -> None:
 
 def _translate(args) -> None:
     from stemgan.config import load_section, read_params
-    from stemgan.models.translate import run_translate
+    from stemgan.models.translate import generator_refs, run_translate
     from stemgan.tracking.mlflow_runs import log_metrics, start_or_resume
 
     params = read_params(args.params)
     cfg = load_section("translate", args.params, params)
     sigma = load_section("cyclegan", args.params, params).sim_noise_sigma
-    start = time.perf_counter()
-    report = run_translate(args.generator, args.sim, args.out, cfg, load_section("tile", args.params, params).normalize,
-                           sigma, load_section("ingest", args.params, params).working_pixel_size_A)
-    run, _ = start_or_resume(cfg.experiment, f"translate {args.out.name}", None,
-                             tags={"stage": "translate", "generator": args.generator, "sim": str(args.sim)})
-    with run:
-        log_metrics(report, step=0)
-    print(f"translate: {report['n_images']} images -> {args.out}; atom columns shift "
-          f"{report['generated_mean_shift_pm']:.1f} pm mean / {report['generated_p95_shift_pm']:.1f} pm p95, "
-          f"{100 * report['generated_fraction_found']:.1f}% found (pristine sims: "
-          f"{100 * report['sim_fraction_found']:.1f}%) ({time.perf_counter() - start:.0f} s)")
+    normalize = load_section("tile", args.params, params).normalize
+    pixel = load_section("ingest", args.params, params).working_pixel_size_A
+    for ref, out in generator_refs(args.generator, args.out):
+        start = time.perf_counter()
+        report = run_translate(ref, args.sim, out, cfg, normalize, sigma, pixel)
+        run, _ = start_or_resume(cfg.experiment, f"translate {out}", None,
+                                 tags={"stage": "translate", "generator": ref, "sim": str(args.sim)})
+        with run:
+            log_metrics(report, step=0)
+        print(f"translate: {report['n_images']} images -> {out}; atom columns shift "
+              f"{report['generated_mean_shift_pm']:.1f} pm mean / {report['generated_p95_shift_pm']:.1f} pm p95, "
+              f"{100 * report['generated_fraction_found']:.1f}% found (pristine sims: "
+              f"{100 * report['sim_fraction_found']:.1f}%) ({time.perf_counter() - start:.0f} s)")
 
 
 def register_profile_args(sub) -> None:
@@ -177,4 +188,199 @@ def _profile_args(args) -> None:
     print(profile_args(args.profile, read_params(args.params)))
 
 
-REGISTRY = [register_profile_args, register_simulate, register_acquire, register_tile, register_train_cyclegan, register_translate]
+def register_table1_cell(sub) -> None:
+    p = sub.add_parser("table1-cell", help="one Table 1 cell: FCNs trained on a source, scored on a set's test images",
+                       description="Train table1.n_seeds res-unet FCNs (params fcn) on the source's images with the "
+                                   "simulation's labels, pick the threshold on the set's val images, score on its "
+                                   "test images (one-to-one matching within fcn.scoring.match_radius_A).")
+    p.add_argument("--source", required=True, help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft")
+    p.add_argument("--set", dest="set_name", required=True, help="a key of table1.sets, e.g. wse2_day_a")
+    p.add_argument("--train", type=Path, required=True,
+                   help="labelled training images (images/, labels/; or seed_<k>/ subfolders for generated sets)")
+    p.add_argument("--out", type=Path, required=True, help="cell folder (cell.json, pr_curve.csv, per_image.csv)")
+    _params_arg(p)
+    p.set_defaults(handler=_table1_cell)
+
+
+def _table1_cell(args) -> None:
+    from stemgan.config import load_material, load_section, read_params
+    from stemgan.evaluation.table1 import run_cell
+
+    params = read_params(args.params)
+    table = load_section("table1", args.params, params)
+    classes = load_material(table.material, args.params, params).label_defects
+    start = time.perf_counter()
+    cell = run_cell(args.source, args.set_name, args.train, table, load_section("fcn", args.params, params),
+                    load_section("tile", args.params, params).normalize, load_section("ingest", args.params, params),
+                    classes, args.out)
+    print(f"table1-cell: {args.source} x {args.set_name}: P {100 * cell['precision_mean']:.0f}% "
+          f"R {100 * cell['recall_mean']:.0f}% F1 {100 * cell['f1_mean']:.0f} ± {100 * cell['f1_std']:.0f}% "
+          f"over {cell['n_seeds']} seeds -> {args.out} ({time.perf_counter() - start:.0f} s)")
+
+
+def register_table1(sub) -> None:
+    p = sub.add_parser("table1", help="assemble Table 1 (report, DVC metrics and plots, MLflow parent run)")
+    p.add_argument("--cells", type=Path, default=Path("artifacts/table1"))
+    p.add_argument("--report", type=Path, default=Path("reports/table1.md"))
+    p.add_argument("--metrics", type=Path, default=Path("metrics/table1.json"))
+    p.add_argument("--plots", type=Path, default=Path("metrics/pr_curves"))
+    _params_arg(p)
+    p.set_defaults(handler=_table1)
+
+
+def _table1(args) -> None:
+    from stemgan.config import load_section, read_params
+    from stemgan.evaluation.table1_report import write_table1
+
+    table = load_section("table1", args.params, read_params(args.params))
+    cells = write_table1(args.cells, args.report, args.metrics, args.plots, list(table.sets), table.n_seeds,
+                         table.experiment)
+    print(f"table1: {len(cells)} cells -> {args.report}, {args.metrics}, {args.plots}/")
+    print(args.report.read_text())
+
+
+def register_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score an FCN on a folder of labelled images (TIFF/DM/EMD + label CSV)",
+                       description="Defect coordinates from the FCN's stitched probabilities (params fcn.scoring), "
+                                   "matched one-to-one to the labels within match_radius_A (Å), border_A excluded. "
+                                   "Labels: LABELLED/labels/<image stem>.csv with x_px,y_px (or x_A,y_A) and a "
+                                   "`defect` column (rows whose defect is in --classes are scored; without the "
+                                   "column every row is a defect).")
+    p.add_argument("--model", required=True, help="an FCN .keras file (e.g. artifacts/table1/<cell>/fcn_seed_0.keras) "
+                                                  "or an MLflow model URI")
+    p.add_argument("--labelled", type=Path, required=True, help="folder with images/ and labels/")
+    p.add_argument("--out", type=Path, required=True, help="output folder (metrics.json, per_image.csv, pr_curve.csv)")
+    p.add_argument("--threshold", type=float, help="probability threshold (default fcn.scoring.threshold)")
+    p.add_argument("--classes", nargs="+", help="defect names to score (default: materials.<table1.material>."
+                                               "label_defects; 'defect' for label files without a defect column)")
+    p.add_argument("--minmax", action="store_true", help="the paper's min-max scaling (models trained with it)")
+    _params_arg(p)
+    p.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args) -> None:
+    import dataclasses
+    import json
+
+    from stemgan.config import load_material, load_section, read_params
+    from stemgan.data.files import atomic_directory
+    from stemgan.evaluation.evaluate import defect_probability, evaluate
+    from stemgan.models.translate import load_keras_model
+    from stemgan.training.fcn_train import load_labelled
+
+    params = read_params(args.params)
+    fcn, ingest = load_section("fcn", args.params, params), load_section("ingest", args.params, params)
+    normalize = load_section("tile", args.params, params).normalize
+    if args.minmax:
+        normalize = dataclasses.replace(normalize, method="minmax")
+    classes = tuple(args.classes) if args.classes else \
+        load_material(load_section("table1", args.params, params).material, args.params, params).label_defects
+    model = load_keras_model(args.model)
+    items = load_labelled(args.labelled, normalize, ingest, 2 ** len(fcn.filters))
+    if all(not item.labels.defect.isin(classes).any() for item in items) and "defect" not in classes:
+        classes = classes + ("defect",)  # label files without a defect column mark every row 'defect'
+    probabilities = [defect_probability(model, item.image, 2 ** len(fcn.filters), fcn.scoring) for item in items]
+    threshold = fcn.scoring.threshold if args.threshold is None else args.threshold
+    result = evaluate(probabilities, items, classes, fcn.scoring, ingest.working_pixel_size_A, threshold)
+    with atomic_directory(args.out) as tmp:
+        (tmp / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
+        result.per_image.to_csv(tmp / "per_image.csv", index=False)
+        result.pr_curve.to_csv(tmp / "pr_curve.csv", index=False)
+    m = result.metrics
+    print(f"evaluate: {m['n_images']} images, P {100 * m['precision']:.1f}% R {100 * m['recall']:.1f}% "
+          f"F1 {100 * m['f1']:.1f}% (95% CI {100 * m['f1_ci_low']:.1f}-{100 * m['f1_ci_high']:.1f}) at threshold "
+          f"{threshold} -> {args.out}")
+
+
+def register_tune(sub) -> None:
+    p = sub.add_parser("tune", help="Optuna study: lambda_cycle, lambda_identity, lr against validation F1",
+                       description="Each trial trains a cycleGAN with suggested values (pruned on the per-epoch "
+                                   "spectrum distance), translates the simulations, trains an FCN on them and returns "
+                                   "F1 on the set's val/ images (never test/). Several workers may run this same "
+                                   "command against one --storage (PostgreSQL); re-running resumes the study.")
+    p.add_argument("--sim", type=Path, default=Path("artifacts/sim/wse2"), help="labelled simulations")
+    p.add_argument("--sim-tiles", type=Path, default=Path("artifacts/tiles/sim_wse2"))
+    p.add_argument("--exp-tiles", type=Path, default=Path("artifacts/tiles/exp_wse2_day_a"))
+    p.add_argument("--storage", help="Optuna storage URL (default tune.storage)")
+    p.add_argument("--study-name", help="default tune.study_name")
+    p.add_argument("--n-trials", type=int, help="total trials of the study (default tune.n_trials)")
+    p.add_argument("--worker", type=int, default=0, help="worker index (offsets the sampler seed)")
+    p.add_argument("--out", type=Path, default=Path("artifacts/tune"), help="trial folders and study summary")
+    p.add_argument("--report-dir", type=Path, help="also copy the study summary (JSON, plots) here, e.g. reports/tune")
+    _params_arg(p)
+    p.set_defaults(handler=_tune)
+
+
+def _tune(args) -> None:
+    import dataclasses
+
+    from stemgan.config import load_material, load_section, read_params
+    from stemgan.tuning.objective import TrialContext
+    from stemgan.tuning.study import optimize, summarise
+
+    params = read_params(args.params)
+    tune = load_section("tune", args.params, params)
+    if args.n_trials is not None:
+        tune = dataclasses.replace(tune, n_trials=args.n_trials)
+    table1 = load_section("table1", args.params, params)
+    if tune.set not in table1.sets:
+        from stemgan.errors import StemganError
+
+        raise StemganError(f"params.yaml: tune.set '{tune.set}' is not a key of table1.sets")
+    storage, name = args.storage or tune.storage, args.study_name or tune.study_name
+    ctx = TrialContext(tune, load_section("cyclegan", args.params, params), load_section("fcn", args.params, params),
+                       load_section("translate", args.params, params), load_section("tile", args.params, params).normalize,
+                       load_section("ingest", args.params, params), table1,
+                       load_material(table1.material, args.params, params).label_defects, args.sim, args.sim_tiles,
+                       args.exp_tiles, args.out / name)
+    start = time.perf_counter()
+    study = optimize(ctx, storage, name, args.worker)
+    summary = summarise(study, args.out / name / "summary", tune.experiment)
+    if args.report_dir:
+        import shutil
+
+        shutil.copytree(args.out / name / "summary", args.report_dir, dirs_exist_ok=True)
+    best = f"best val F1 {summary['best_value']:.3f} with {summary['best_params']}" if "best_value" in summary else "no completed trial"
+    print(f"tune: study {name} at {storage}: {summary['trials']}; {best} ({time.perf_counter() - start:.0f} s)")
+
+
+def register_promote(sub) -> None:
+    p = sub.add_parser("promote", help="register a generator; alias `champion` only if its validation F1 is better",
+                       description="Registers the study's best generator (or --model-uri with --f1) as a new version of "
+                                   "NAME (default <material>-<set>-generator) with tags F1, study, trial, params; "
+                                   "moves alias `champion` only on improvement.")
+    p.add_argument("--storage", help="Optuna storage URL (default tune.storage)")
+    p.add_argument("--study-name", help="default tune.study_name")
+    p.add_argument("--model-uri", help="promote this logged model instead of the study's best (needs --f1)")
+    p.add_argument("--f1", type=float, help="validation F1 of --model-uri")
+    p.add_argument("--name", help="registered model name")
+    _params_arg(p)
+    p.set_defaults(handler=_promote)
+
+
+def _promote(args) -> None:
+    from stemgan.config import load_section, read_params
+    from stemgan.errors import StemganError
+    from stemgan.tuning.promote import best_of_study, promote
+
+    params = read_params(args.params)
+    tune, table1 = load_section("tune", args.params, params), load_section("table1", args.params, params)
+    name = args.name or f"{table1.material}-{tune.set.removeprefix(table1.material + '_')}-generator"
+    if args.model_uri:
+        if args.f1 is None:
+            raise StemganError("promote: --model-uri needs --f1 (its validation F1)")
+        uri, f1, tags = args.model_uri, args.f1, {"source": "manual"}
+    else:
+        uri, f1, tags = best_of_study(args.storage or tune.storage, args.study_name or tune.study_name)
+    tags["data_dvc_md5"] = _data_hash()
+    print(promote(uri, name, f1, tags).message())
+
+
+def _data_hash() -> str:
+    import yaml
+
+    path = Path("data.dvc")
+    return str(yaml.safe_load(path.read_text())["outs"][0].get("md5", "")) if path.is_file() else ""
+
+
+REGISTRY = [register_tune, register_promote, register_evaluate, register_table1_cell, register_table1, register_profile_args, register_simulate, register_acquire, register_tile, register_train_cyclegan, register_translate]

@@ -29,6 +29,14 @@ GENERATOR_FILE = "generator_sim2exp.keras"
 def load_generator(ref: str):
     """A Keras generator from a .keras file, a training output folder, or an MLflow URI
     (`models:/<name>@champion`, `models:/<name>/<version>`, `runs:/<id>/generator_sim2exp`)."""
+    path = Path(ref)
+    if not ref.startswith(("models:/", "runs:/")) and path.is_dir():
+        ref = str(path / GENERATOR_FILE)
+    return load_keras_model(ref)
+
+
+def load_keras_model(ref: str):
+    """A Keras model from a .keras file or an MLflow model URI, with one-line errors."""
     import keras
 
     import stemgan.models.fourier  # noqa: F401  (registers custom layers for deserialisation)
@@ -42,13 +50,24 @@ def load_generator(ref: str):
         try:
             return mlflow.tensorflow.load_model(ref)
         except Exception as exc:  # MLflow raises several types for unknown names/aliases
-            raise StemganError(f"{ref}: cannot load the generator ({str(exc).splitlines()[0]}); "
-                               "check the model name/alias with `mlflow models` or the MLflow UI") from exc
+            raise StemganError(f"{ref}: cannot load the model ({str(exc).splitlines()[0]}); "
+                               "check the model name/alias in the MLflow UI") from exc
     path = Path(ref)
-    path = path / GENERATOR_FILE if path.is_dir() else path
     if not path.is_file():
-        raise fail(path, "generator not found", "train one with `stemgan train-cyclegan` or give a .keras file")
-    return keras.models.load_model(path, compile=False)
+        raise fail(path, "model not found", "train one (train-cyclegan, dvc repro) or give a .keras file")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (ValueError, OSError) as exc:
+        raise fail(path, f"not a Keras model ({str(exc).splitlines()[0]})", "give a .keras file saved by stemgan") from exc
+
+
+def generator_refs(ref: str, out_dir: Path) -> list[tuple[str, Path]]:
+    """(generator reference, output folder) pairs: a training folder with seed_<k>/ gives one per seed."""
+    path = Path(ref)
+    seeds = sorted(path.glob("seed_*/" + GENERATOR_FILE)) if not ref.startswith(("models:/", "runs:/")) else []
+    if seeds:
+        return [(str(p.parent), Path(out_dir) / p.parent.name) for p in seeds]
+    return [(ref, Path(out_dir))]
 
 
 def translate_image(generator, image: np.ndarray, cfg: TranslateConfig, noise_std: float,

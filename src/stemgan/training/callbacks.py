@@ -27,10 +27,19 @@ class RealismMonitor(keras.callbacks.Callback):
 
 
 class MlflowEpochLogger(keras.callbacks.Callback):
-    """Every epoch's logs as MLflow metrics (one batched call), step = epoch number (1-based)."""
+    """Every epoch's logs as MLflow metrics of the active run (one batched call), step = epoch (1-based).
+
+    Without an active run it logs nothing (MLflow would otherwise open a stray run of its own)."""
+
+    def __init__(self, prefix: str = ""):
+        super().__init__()
+        self.prefix = prefix
 
     def on_epoch_end(self, epoch, logs=None):
-        log_metrics(dict(logs or {}), step=epoch + 1)
+        import mlflow
+
+        if mlflow.active_run() is not None:
+            log_metrics({f"{self.prefix}{k}": v for k, v in (logs or {}).items()}, step=epoch + 1)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

@@ -18,6 +18,10 @@ from stemgan.data.files import atomic_directory
 from stemgan.errors import StemganError
 
 FINGERPRINT_FILE = "fingerprint.json"
+# the code that defines a cycleGAN training (also the train_cyclegan stage's deps in dvc.yaml)
+TRAINING_SOURCES = ("models/blocks.py", "models/networks.py", "models/fourier.py", "models/losses.py",
+                    "models/image_pool.py", "models/schedule.py", "models/cyclegan.py", "training/data.py",
+                    "training/callbacks.py", "training/cyclegan_train.py")
 
 
 @dataclass
@@ -26,6 +30,7 @@ class CycleGANRun:
     epochs_done: int
     final: dict
     out_dir: Path
+    model_uri: str | None = None  # the MLflow logged generator (for registration)
 
 
 def configure_precision_and_strategy(cfg: CycleGANConfig):
@@ -65,8 +70,8 @@ def fingerprint(cfg: CycleGANConfig, tile_dirs: Sequence[Path]) -> str:
     for folder in tile_dirs:
         digest.update((Path(folder) / "index.csv").read_bytes())
     package = Path(__file__).resolve().parents[1]
-    for source in sorted([*package.glob("models/*.py"), *package.glob("training/*.py")]):
-        digest.update(source.read_bytes())
+    for source in TRAINING_SOURCES:
+        digest.update((package / source).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -160,12 +165,13 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
             raise StemganError(f"train-cyclegan: training stopped at epoch {epochs_done} with non-finite losses; "
                                "lower cyclegan.lr or check the input tiles")
         _export(model, out_dir, run.info.run_id, epochs_done, final, history_cb.history, sim_monitor, exp_monitor)
+        model_uri = None
         if log_model:
             import mlflow.tensorflow
 
-            mlflow.tensorflow.log_model(model.gen_sim2exp, name="generator_sim2exp",
-                                        pip_requirements=MODEL_PIP_REQUIREMENTS)
-        return CycleGANRun(run.info.run_id, epochs_done, final, out_dir)
+            model_uri = mlflow.tensorflow.log_model(model.gen_sim2exp, name="generator_sim2exp",
+                                                    pip_requirements=MODEL_PIP_REQUIREMENTS).model_uri
+        return CycleGANRun(run.info.run_id, epochs_done, final, out_dir, model_uri)
 
 
 def _export(model, out_dir: Path, run_id: str, epochs_done: int, final: dict, history: dict, sim_monitor, exp_monitor):

@@ -1,0 +1,68 @@
+"""Score an FCN on labelled images: stitched probabilities, defect peaks, P/R/F1, interval, PR curve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from stemgan.config import ScoringConfig
+from stemgan.evaluation.scoring import (ImageScore, bootstrap_f1, defect_coordinates, per_image_table, pooled,
+                                        score_image)
+from stemgan.models.tiled_inference import predict_tiled
+
+
+@dataclass
+class Evaluation:
+    metrics: dict
+    per_image: pd.DataFrame
+    pr_curve: pd.DataFrame
+
+
+def inference_tile(image_shape: tuple[int, int], scoring: ScoringConfig, multiple: int) -> int:
+    """The largest tile <= scoring.tile_px that fits the image and the U-net's pooling levels."""
+    tile = min(scoring.tile_px, *image_shape)
+    return tile - tile % multiple
+
+
+def defect_probability(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> np.ndarray:
+    """Probability of any defect class per pixel (overlapping tiles, blended, optional 8-fold TTA)."""
+    tile = inference_tile(image.shape, scoring, multiple)
+    def predict(tiles):
+        logits = model.predict(tiles, batch_size=8, verbose=0)
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    return predict_tiled(predict, image, tile, min(scoring.stride_px, tile), scoring.tta)[..., 1:].sum(axis=-1)
+
+
+def true_defects(labels: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray:
+    return labels.loc[labels.defect.isin(classes), ["x_px", "y_px"]].to_numpy()
+
+
+def scores_at(probabilities, items, classes, threshold: float, scoring: ScoringConfig, pixel_size_A: float) -> list[ImageScore]:
+    min_distance = int(round(scoring.min_distance_A / pixel_size_A))
+    border, radius = scoring.border_A / pixel_size_A, scoring.match_radius_A / pixel_size_A
+    return [score_image(item.name, defect_coordinates(prob, threshold, min_distance)[0],
+                        true_defects(item.labels, classes), prob.shape, border, radius)
+            for prob, item in zip(probabilities, items)]
+
+
+def best_threshold(probabilities, items, classes, scoring: ScoringConfig, pixel_size_A: float) -> float:
+    """The threshold with the highest pooled F1 (call it on validation images, never on test images)."""
+    f1 = [pooled(scores_at(probabilities, items, classes, t, scoring, pixel_size_A))["f1"] for t in scoring.pr_thresholds]
+    return float(scoring.pr_thresholds[int(np.argmax(f1))])
+
+
+def evaluate(probabilities: list[np.ndarray], items, classes: tuple[str, ...], scoring: ScoringConfig,
+             pixel_size_A: float, threshold: float, seed: int = 0) -> Evaluation:
+    scores = scores_at(probabilities, items, classes, threshold, scoring, pixel_size_A)
+    low, high = bootstrap_f1(scores, scoring.bootstrap, seed)
+    metrics = {**pooled(scores), "f1_ci_low": low, "f1_ci_high": high, "threshold": threshold,
+               "n_images": len(items)}
+    curve = []
+    for t in scoring.pr_thresholds:
+        p = pooled(scores_at(probabilities, items, classes, t, scoring, pixel_size_A))
+        curve.append({"threshold": t, "precision": p["precision"], "recall": p["recall"], "f1": p["f1"]})
+    return Evaluation(metrics, per_image_table(scores), pd.DataFrame(curve))

@@ -1,0 +1,77 @@
+"""Defect coordinates from probability maps, and precision/recall/F1 against labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from skimage.feature import peak_local_max
+
+from stemgan.evaluation.matching import match_points
+
+
+def defect_coordinates(probability: np.ndarray, threshold: float, min_distance_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) px of local maxima of the defect probability above threshold, and their probabilities."""
+    peaks = peak_local_max(probability, min_distance=max(int(min_distance_px), 1), threshold_abs=threshold,
+                           exclude_border=False)
+    if len(peaks) == 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    return peaks[:, ::-1].astype(np.float64), probability[peaks[:, 0], peaks[:, 1]]
+
+
+def inside(points: np.ndarray, shape: tuple[int, int], border_px: float) -> np.ndarray:
+    h, w = shape
+    return ((points[:, 0] >= border_px) & (points[:, 0] <= w - 1 - border_px)
+            & (points[:, 1] >= border_px) & (points[:, 1] <= h - 1 - border_px))
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    image: str
+    tp: int
+    n_predicted: int
+    n_true: int
+
+
+def score_image(name: str, predicted: np.ndarray, true: np.ndarray, shape, border_px: float, radius_px: float) -> ImageScore:
+    """Both sets lose their points in the border band before matching (as the paper's 32 px)."""
+    predicted = predicted[inside(predicted, shape, border_px)] if len(predicted) else predicted
+    true = true[inside(true, shape, border_px)] if len(true) else true
+    m = match_points(predicted, true, radius_px)
+    return ImageScore(name, m.true_positives, len(predicted), len(true))
+
+
+def prf(tp: int, n_predicted: int, n_true: int) -> tuple[float, float, float]:
+    precision = tp / n_predicted if n_predicted else float(n_true == 0)
+    recall = tp / n_true if n_true else float(n_predicted == 0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def pooled(scores: list[ImageScore]) -> dict[str, float]:
+    tp, n_pred, n_true = (sum(getattr(s, k) for s in scores) for k in ("tp", "n_predicted", "n_true"))
+    p, r, f = prf(tp, n_pred, n_true)
+    return {"precision": p, "recall": r, "f1": f, "tp": tp, "n_predicted": n_pred, "n_true": n_true}
+
+
+def bootstrap_f1(scores: list[ImageScore], n: int, seed: int) -> tuple[float, float]:
+    """95% interval of pooled F1 resampling images with replacement."""
+    if not scores or n <= 0:
+        return float("nan"), float("nan")
+    counts = np.array([[s.tp, s.n_predicted, s.n_true] for s in scores], dtype=np.float64)
+    picks = np.random.default_rng(seed).integers(0, len(scores), size=(n, len(scores)))
+    tp, n_pred, n_true = counts[picks].sum(axis=1).T
+    precision = np.divide(tp, n_pred, out=np.zeros_like(tp), where=n_pred > 0)
+    recall = np.divide(tp, n_true, out=np.zeros_like(tp), where=n_true > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
+    return float(np.percentile(f1, 2.5)), float(np.percentile(f1, 97.5))
+
+
+def per_image_table(scores: list[ImageScore]) -> pd.DataFrame:
+    rows = []
+    for s in scores:
+        p, r, f = prf(s.tp, s.n_predicted, s.n_true)
+        rows.append({"image": s.image, "tp": s.tp, "n_predicted": s.n_predicted, "n_true": s.n_true,
+                     "precision": p, "recall": r, "f1": f})
+    return pd.DataFrame(rows)

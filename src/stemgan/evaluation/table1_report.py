@@ -1,0 +1,82 @@
+"""Table 1 from the cells: reports/table1.md (the paper's layout, paper numbers beside),
+metrics/table1.json (DVC metrics), PR curves (DVC plots), one MLflow parent run over the cells."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from stemgan.data.files import atomic_write
+from stemgan.errors import StemganError
+
+PAPER = {  # Khan et al., Table 1 (P / R / F1, %), WSe2
+    "no_noise": {"wse2_day_a": (15, 83, 25), "wse2_day_b": (66, 84, 74), "wse2_day_ab": (22, 83, 35)},
+    "cyclegan": {"wse2_day_a": (85, 79, 82), "wse2_day_b": (87, 91, 89), "wse2_day_ab": (89, 63, 74)},
+}
+SOURCE_NAMES = {"no_noise": "simulation, no noise", "gaussian": "simulation + Gaussian noise (percentile scaling)",
+                "gaussian_minmax": "simulation + Gaussian noise (paper's min-max scaling)",
+                "cyclegan": "cycleGAN-generated", "cyclegan_nofft": "cycleGAN without FFT discriminators"}
+
+
+def load_cells(cells_dir: Path) -> list[dict]:
+    cells = [json.loads(p.read_text()) for p in sorted(Path(cells_dir).glob("*/cell.json"))]
+    if not cells:
+        raise StemganError(f"{cells_dir}: no Table 1 cells; run the fcn stages (dvc repro) first")
+    return cells
+
+
+def markdown(cells: list[dict], sets: list[str], n_seeds: int) -> str:
+    by = {(c["source"], c["set"]): c for c in cells}
+    sources = list(dict.fromkeys(c["source"] for c in cells))
+    head = "| training data | " + " | ".join(s.replace("wse2_", "").replace("_", " ") for s in sets) + " |"
+    lines = [f"# Table 1: defect finding on held-out labelled experimental images (WSe2, Se vacancies)", "",
+             f"P / R / F1 in %, mean over {n_seeds} seeds (F1 spread ± 1 std); the paper's numbers in brackets.",
+             "Each FCN is trained only on the row's source; its threshold is chosen on the set's validation",
+             "images; it is scored on the set's test images, which nothing else touches.", "", head,
+             "|" + "---|" * (len(sets) + 1)]
+    for source in sources:
+        row = [SOURCE_NAMES.get(source, source)]
+        for s in sets:
+            c = by.get((source, s))
+            cell = "—" if c is None else (f"{100 * c['precision_mean']:.0f} / {100 * c['recall_mean']:.0f} / "
+                                           f"{100 * c['f1_mean']:.0f} ± {100 * c['f1_std']:.0f}")
+            paper = PAPER.get(source, {}).get(s)
+            row.append(cell + (f" [{paper[0]} / {paper[1]} / {paper[2]}]" if paper else ""))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table1(cells_dir: Path, report: Path, metrics: Path, plots_dir: Path, sets: list[str], n_seeds: int,
+                 experiment: str) -> list[dict]:
+    cells = load_cells(cells_dir)
+    atomic_write(report, lambda tmp: tmp.write_text(markdown(cells, sets, n_seeds)))
+    nested: dict = {}
+    for c in cells:
+        nested.setdefault(c["source"], {})[c["set"]] = {k: c[f"{k}_mean"] for k in ("precision", "recall", "f1")} | {
+            "f1_std": c["f1_std"]}
+    atomic_write(metrics, lambda tmp: tmp.write_text(json.dumps(nested, indent=2)))
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    for cell_dir in sorted(Path(cells_dir).glob("*/")):
+        if (cell_dir / "pr_curve.csv").is_file():
+            curve = pd.read_csv(cell_dir / "pr_curve.csv")
+            atomic_write(plots_dir / f"{cell_dir.name}.csv", lambda tmp, c=curve: c.to_csv(tmp, index=False))
+    _track(cells, nested, report, experiment)
+    return cells
+
+
+def _track(cells: list[dict], nested: dict, report: Path, experiment: str) -> None:
+    """One parent run per Table 1; the cells' seed runs become its children."""
+    import mlflow
+
+    from stemgan.tracking.mlflow_runs import experiment_id, log_metrics
+
+    with mlflow.start_run(experiment_id=experiment_id(experiment), run_name="table1", tags={"stage": "table1"}) as run:
+        log_metrics({f"{src}.{s}.{k}": v for src, per in nested.items() for s, vals in per.items()
+                     for k, v in vals.items()}, step=0)
+        mlflow.log_artifact(str(report))
+        client = mlflow.MlflowClient()
+        for cell in cells:
+            for seed in cell["seeds"]:
+                client.set_tag(seed["mlflow_run_id"], "mlflow.parentRunId", run.info.run_id)

@@ -1,0 +1,111 @@
+"""Train the defect-finding FCN on labelled images (simulated, noisy or cycleGAN-generated)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stemgan.config import FCNConfig, IngestConfig, NormalizeConfig
+from stemgan.data.ingest import list_images, load_working_image, rescale_labels
+from stemgan.data.labels_io import read_labels
+from stemgan.data.normalize import normalize_image
+from stemgan.errors import fail
+
+
+@dataclass
+class LabelledImage:
+    name: str
+    image: np.ndarray  # normalised to [-1, 1]
+    labels: pd.DataFrame
+
+
+def load_labelled(folder: Path, normalize: NormalizeConfig, ingest: IngestConfig, min_size_px: int = 1) -> list[LabelledImage]:
+    """folder/images/* with folder/labels/<stem>.csv: resampled to the working pixel size, normalised."""
+    folder = Path(folder)
+    items = []
+    for path in list_images(folder / "images"):
+        working = load_working_image(path, ingest, min_size_px)
+        label_file = folder / "labels" / f"{path.stem}.csv"
+        if not label_file.is_file():
+            raise fail(label_file, f"missing labels for {path.name}", "add the CSV or remove the image")
+        labels = rescale_labels(read_labels(label_file, working.pixel_size_A / working.scale), working.scale,
+                                working.pixel_size_A)
+        items.append(LabelledImage(path.stem, normalize_image(working.image, normalize), labels))
+    return items
+
+
+def pixel_weights(target, defect_weight: float):
+    import tensorflow as tf
+
+    return 1.0 + (defect_weight - 1.0) * tf.reduce_sum(target[..., 1:], axis=-1)
+
+
+def make_loss(cfg: FCNConfig):
+    """From logits: weighted_ce (defect pixels weigh defect_weight), focal (gamma 2), dice (+ CE)."""
+    import tensorflow as tf
+
+    def weighted_ce(target, logits):
+        ce = tf.nn.softmax_cross_entropy_with_logits(target, logits)
+        return tf.reduce_mean(ce * pixel_weights(target, cfg.defect_weight))
+
+    def focal(target, logits):
+        log_p = tf.nn.log_softmax(logits)
+        return tf.reduce_mean(tf.reduce_sum(-target * (1 - tf.exp(log_p)) ** 2 * log_p, axis=-1))
+
+    def dice(target, logits):
+        probs = tf.nn.softmax(logits)
+        inter = tf.reduce_sum(target[..., 1:] * probs[..., 1:], axis=(1, 2))
+        total = tf.reduce_sum(target[..., 1:] + probs[..., 1:], axis=(1, 2))
+        dice_loss = 1.0 - tf.reduce_mean((2 * inter + 1.0) / (total + 1.0))
+        return dice_loss + tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(target, logits))
+
+    return {"weighted_ce": weighted_ce, "focal": focal, "dice": dice}[cfg.loss]
+
+
+def crop_stream(images: np.ndarray, targets: np.ndarray, tile: int, batch: int, seed: int, noise_std: float):
+    """Endless random crops with their targets, rot90/flips, optional fresh Gaussian noise; seeded."""
+    import tensorflow as tf
+
+    from stemgan.training.data import augment
+
+    stacked = np.concatenate([images[..., None], targets], axis=-1).astype(np.float32)
+    channels = stacked.shape[-1]
+    ds = tf.data.Dataset.from_tensor_slices(stacked).repeat().shuffle(len(stacked), seed=seed)
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+
+    def sample(item, s):
+        crop = tf.image.stateless_random_crop(item, (tile, tile, channels), s)
+        crop = augment(crop, s + 3, 0.0)
+        image, target = crop[..., :1], crop[..., 1:]
+        if noise_std:
+            image = image + noise_std * tf.random.stateless_normal(tf.shape(image), s + 7)
+        return image, target
+
+    ds = tf.data.Dataset.zip(ds, seeds).map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def train_fcn(cfg: FCNConfig, data: list[LabelledImage], classes: tuple[str, ...], noise_std: float, seed: int,
+              pixel_size_A: float, run_name: str, callbacks=()):
+    """A trained res-unet; per-epoch loss logged to the active MLflow run (if any)."""
+    import keras
+
+    from stemgan.models.fcn import res_unet
+    from stemgan.training.callbacks import MlflowEpochLogger
+    from stemgan.training.targets import defect_targets
+
+    cfg.check()
+    keras.utils.set_random_seed(seed)
+    images = np.stack([d.image for d in data])
+    radius_px = cfg.target_radius_A / pixel_size_A
+    targets = np.stack([defect_targets(d.labels, d.image.shape, classes, radius_px, cfg.target) for d in data])
+    dataset = crop_stream(images, targets, cfg.tile_size_px, cfg.batch_size, seed, noise_std)
+    model = res_unet(None, cfg.filters, cfg.bottleneck, cfg.dropout, 1 + len(classes), name=f"fcn_{run_name}")
+    model.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=make_loss(cfg))
+    epochs = 10
+    model.fit(dataset, epochs=epochs, steps_per_epoch=max(cfg.steps // epochs, 1), verbose=0,
+              callbacks=[MlflowEpochLogger(prefix="fcn_"), *callbacks])
+    return model

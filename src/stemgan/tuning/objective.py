@@ -1,0 +1,96 @@
+"""One trial: cycleGAN with suggested lambdas and lr -> translate -> FCN -> F1 on validation images."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from stemgan.config import (CycleGANConfig, FCNConfig, IngestConfig, NormalizeConfig, SearchRange, Table1Config,
+                            TranslateConfig, TuneConfig)
+
+
+@dataclass
+class TrialContext:
+    """Everything a trial needs besides its suggested values."""
+
+    tune: TuneConfig
+    cyclegan: CycleGANConfig
+    fcn: FCNConfig
+    translate: TranslateConfig
+    normalize: NormalizeConfig
+    ingest: IngestConfig
+    table1: Table1Config
+    classes: tuple[str, ...]
+    sim_dir: Path
+    sim_tiles: Path
+    exp_tiles: Path
+    work_dir: Path
+    study_run_id: str | None = None
+
+
+def suggest(trial, tune: TuneConfig) -> dict[str, float]:
+    def draw(name: str, r: SearchRange) -> float:
+        return trial.suggest_float(name, r.low, r.high, log=r.log)
+
+    lambda_cycle = draw("lambda_cycle", tune.lambda_cycle)
+    if tune.lambda_identity_mode == "fraction":
+        lambda_identity = draw("lambda_identity_fraction", tune.lambda_identity) * lambda_cycle
+    else:
+        lambda_identity = draw("lambda_identity", tune.lambda_identity)
+    return {"lambda_cycle": lambda_cycle, "lambda_identity": lambda_identity, "lr": draw("lr", tune.lr)}
+
+
+class PruningCallback(keras.callbacks.Callback):
+    """Reports -spectrum_distance (higher is better, like F1) each epoch; stops a hopeless trial."""
+
+    def __init__(self, trial):
+        super().__init__()
+        self.trial = trial
+
+    def on_epoch_end(self, epoch, logs=None):
+        import optuna
+
+        self.trial.report(-float(logs["spectrum_distance"]), step=epoch + 1)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch + 1}")
+
+
+def run_trial(trial, ctx: TrialContext) -> float:
+    import mlflow
+
+    from stemgan.evaluation.evaluate import best_threshold, defect_probability, evaluate
+    from stemgan.models.translate import run_translate
+    from stemgan.tracking.mlflow_runs import log_metrics
+    from stemgan.training.cyclegan_train import train_cyclegan
+    from stemgan.training.fcn_train import load_labelled, train_fcn
+
+    values = suggest(trial, ctx.tune)
+    cfg = dataclasses.replace(ctx.cyclegan, **values, epochs=ctx.tune.cyclegan_epochs,
+                              steps_per_epoch=ctx.tune.cyclegan_steps_per_epoch, seed=ctx.tune.seed + trial.number)
+    trial_dir = ctx.work_dir / f"trial_{trial.number:04d}"
+    pixel = ctx.ingest.working_pixel_size_A
+    gan = train_cyclegan(cfg, [ctx.sim_tiles], [ctx.exp_tiles], trial_dir / "cyclegan", trial_dir / "checkpoint",
+                         f"{ctx.tune.study_name}-trial{trial.number}", pixel, parent_run_id=ctx.study_run_id,
+                         extra_callbacks=[PruningCallback(trial)])
+    trial.set_user_attr("mlflow_run_id", gan.run_id)
+    trial.set_user_attr("model_uri", gan.model_uri)
+    generated = trial_dir / "generated"
+    preservation = run_translate(str(gan.out_dir), ctx.sim_dir, generated, ctx.translate, ctx.normalize,
+                                 cfg.sim_noise_sigma, pixel)
+    fcn = dataclasses.replace(ctx.fcn, steps=ctx.tune.fcn_steps)
+    train = load_labelled(generated, ctx.normalize, ctx.ingest, fcn.tile_size_px)
+    val = [item for folder in ctx.table1.sets[ctx.tune.set]
+           for item in load_labelled(Path("data") / folder / "val", ctx.normalize, ctx.ingest, fcn.tile_size_px)]
+    with mlflow.start_run(run_id=gan.run_id):  # the trial's run: cycleGAN, then its FCN and F1
+        model = train_fcn(fcn, train, ctx.classes, 0.0, fcn.seed + trial.number, pixel, f"trial{trial.number}")
+        multiple = 2 ** len(fcn.filters)
+        probabilities = [defect_probability(model, item.image, multiple, fcn.scoring) for item in val]
+        threshold = best_threshold(probabilities, val, ctx.classes, fcn.scoring, pixel)
+        f1 = evaluate(probabilities, val, ctx.classes, fcn.scoring, pixel, threshold).metrics["f1"]
+        log_metrics({"val_f1": f1, "val_threshold": threshold, **preservation}, step=cfg.epochs)
+        mlflow.log_params({"trial_number": trial.number, "study": ctx.tune.study_name})
+    trial.set_user_attr("val_f1", f1)
+    return f1

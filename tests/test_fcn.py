@@ -1,0 +1,82 @@
+"""The defect-finding FCN: it can fit one image exactly, and `evaluate` scores a user's labelled folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from stemgan.config import (DefectRule, FCNConfig, MaterialConfig, NormalizeConfig, OpticsConfig,  # noqa: E402
+                            ScoringConfig)
+from stemgan.data.normalize import normalize_image  # noqa: E402
+from stemgan.evaluation.evaluate import defect_probability, evaluate  # noqa: E402
+from stemgan.seeding import item_rng  # noqa: E402
+from stemgan.simulation.simulate import simulate_image  # noqa: E402
+from stemgan.training.fcn_train import LabelledImage, train_fcn  # noqa: E402
+from tests.conftest import run_cli, tiny_params, write_params  # noqa: E402
+
+PIXEL_A = 0.2074
+CLASSES = ("se_vacancy_single",)
+SCORING = ScoringConfig(tile_px=128, stride_px=64, tta=False, bootstrap=100, border_A=1.0)
+TINY_FCN = FCNConfig(seed=0, tile_size_px=64, filters=(8, 16), bottleneck=16, dropout=0.0, batch_size=8, steps=300,
+                     lr=0.003, scoring=SCORING)
+
+
+@pytest.fixture(scope="module")
+def one_image():
+    material = MaterialConfig(builder="mx2", formula="WSe2", a_A=3.3, thickness_A=3.595,
+                              defects=(DefectRule("se_vacancy_single", "Se", 0.08, remove=1),))
+    image, labels, _ = simulate_image(material, OpticsConfig(), 128, PIXEL_A, item_rng(5, "fcn"))
+    return LabelledImage("one", normalize_image(image, NormalizeConfig()), labels)
+
+
+@pytest.mark.slow
+def test_fcn_overfits_one_image_then_evaluate_scores_a_user_folder(one_image, tmp_path):
+    model = train_fcn(TINY_FCN, [one_image], CLASSES, noise_std=0.0, seed=0, pixel_size_A=PIXEL_A, run_name="overfit")
+    probability = defect_probability(model, one_image.image, 4, SCORING)
+    result = evaluate([probability], [one_image], CLASSES, SCORING, PIXEL_A, threshold=0.5)
+    n_true = result.metrics["n_true"]
+    assert n_true >= 3
+    assert result.metrics["f1"] == 1.0, result.metrics
+
+    # a user's folder: raw TIFF with a sidecar pixel size, hand labels with only x_px, y_px
+    import tifffile
+
+    folder = tmp_path / "my_images"
+    (folder / "labels").mkdir(parents=True)
+    (folder / "images").mkdir()
+    tifffile.imwrite(folder / "images" / "scan01.tif", (one_image.image * 1000 + 5000).astype(np.uint16))
+    (folder / "images" / "scan01.json").write_text(json.dumps({"pixel_size_A": PIXEL_A}))
+    vacancies = one_image.labels[one_image.labels.defect == "se_vacancy_single"][["x_px", "y_px"]]
+    vacancies.to_csv(folder / "labels" / "scan01.csv", index=False)
+    model.save(tmp_path / "fcn.keras")
+    params = tmp_path / "params.yaml"
+    p = tiny_params()
+    p["fcn"].update(filters=[8, 16], bottleneck=16, tile_size_px=64,
+                    scoring={**p["fcn"]["scoring"], "tile_px": 128, "stride_px": 64, "tta": False, "bootstrap": 100,
+                             "border_A": 1.0})
+    write_params(params, p)
+    proc = run_cli("evaluate", "--model", tmp_path / "fcn.keras", "--labelled", folder, "--out", tmp_path / "scores",
+                   "--params", params)
+    metrics = json.loads((tmp_path / "scores" / "metrics.json").read_text())
+    assert metrics["f1"] == 1.0 and metrics["n_true"] == n_true, proc.stdout
+    assert "F1 100.0%" in proc.stdout
+    assert (tmp_path / "scores" / "pr_curve.csv").is_file() and (tmp_path / "scores" / "per_image.csv").is_file()
+
+
+def test_targets_paint_discs_at_defects():
+    import pandas as pd
+
+    from stemgan.training.targets import defect_targets
+
+    labels = pd.DataFrame({"x_px": [10.0, 30.4], "y_px": [12.0, 5.6], "defect": ["a", "none"]})
+    target = defect_targets(labels, (40, 40), ("a",), radius_px=2.0)
+    assert target.shape == (40, 40, 2)
+    assert target[12, 10, 1] == 1 and target[12, 12, 1] == 1 and target[12, 13, 1] == 0
+    assert target[..., 1].sum() == 13  # lattice points within radius 2 of an integer centre
+    assert np.allclose(target.sum(axis=-1), 1.0)
+    soft = defect_targets(labels, (40, 40), ("a",), radius_px=2.0, kind="gaussian")
+    assert soft[12, 10, 1] == pytest.approx(1.0) and 0 < soft[12, 12, 1] < 1

@@ -1,0 +1,68 @@
+"""Defect scoring on hand-built coordinate sets: exact P/R/F1, ties, border exclusion, intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stemgan.evaluation.scoring import (ImageScore, bootstrap_f1, defect_coordinates, pooled, prf, score_image)
+
+SHAPE = (100, 100)
+
+
+def test_exact_precision_recall_f1():
+    true = np.array([[20, 20], [40, 40], [60, 60], [80, 80]], float)
+    predicted = np.array([[21, 20], [40, 42.5], [70, 30]], float)  # 1 hit, 1 too far (2.5 > 2), 1 false
+    score = score_image("a", predicted, true, SHAPE, border_px=0, radius_px=2.0)
+    assert (score.tp, score.n_predicted, score.n_true) == (1, 3, 4)
+    p, r, f = prf(score.tp, score.n_predicted, score.n_true)
+    assert (p, r) == (pytest.approx(1 / 3), pytest.approx(1 / 4)) and f == pytest.approx(2 / 7)
+
+
+def test_ties_match_one_to_one():
+    true = np.array([[50, 50]], float)
+    predicted = np.array([[49, 50], [51, 50]], float)  # equally close: one true positive, one false positive
+    score = score_image("tie", predicted, true, SHAPE, border_px=0, radius_px=1.5)
+    assert (score.tp, score.n_predicted, score.n_true) == (1, 2, 1)
+    # two labels sharing one nearby prediction: still one match
+    score = score_image("tie2", np.array([[50, 50]], float), np.array([[49, 50], [51, 50]], float), SHAPE, 0, 1.5)
+    assert (score.tp, score.n_predicted, score.n_true) == (1, 1, 2)
+    # the assignment maximises matches: greedy nearest would pair (50,50)-(50.5,50) and lose (51.8,50)
+    predicted = np.array([[50, 50], [52.4, 50]], float)
+    true = np.array([[50.5, 50], [51.8, 50]], float)
+    assert score_image("opt", predicted, true, SHAPE, 0, 1.0).tp == 2
+
+
+def test_border_band_is_excluded_from_both_sets():
+    true = np.array([[5, 50], [50, 50], [96, 50]], float)
+    predicted = np.array([[5, 50], [50, 50], [20, 97]], float)
+    score = score_image("b", predicted, true, SHAPE, border_px=10, radius_px=2)
+    assert (score.tp, score.n_predicted, score.n_true) == (1, 1, 1)
+
+
+def test_empty_cases():
+    assert prf(0, 0, 0) == (1.0, 1.0, 1.0)  # nothing to find, nothing claimed
+    assert prf(0, 3, 0) == (0.0, 0.0, 0.0)  # only false positives: nothing scores
+    assert prf(0, 0, 3) == (0.0, 0.0, 0.0)  # a zero denominator scores 1 only when both counts are 0
+
+
+def test_pooled_counts_and_bootstrap_interval():
+    scores = [ImageScore("a", 8, 10, 10), ImageScore("b", 2, 4, 8), ImageScore("c", 5, 5, 6)]
+    pooled_scores = pooled(scores)
+    assert (pooled_scores["tp"], pooled_scores["n_predicted"], pooled_scores["n_true"]) == (15, 19, 24)
+    low, high = bootstrap_f1(scores, 2000, seed=0)
+    assert low <= pooled_scores["f1"] <= high and low < high
+    same = [ImageScore(str(i), 3, 4, 5) for i in range(4)]
+    low, high = bootstrap_f1(same, 200, seed=0)
+    assert low == pytest.approx(high) == pytest.approx(pooled(same)["f1"])
+
+
+def test_defect_coordinates_from_probability_peaks():
+    prob = np.zeros(SHAPE, np.float32)
+    prob[30, 40] = 0.9
+    prob[30, 42] = 0.8  # within min_distance of a stronger peak: suppressed
+    prob[70, 20] = 0.6
+    prob[10, 90] = 0.3  # below threshold
+    coords, values = defect_coordinates(prob, threshold=0.5, min_distance_px=4)
+    assert sorted(map(tuple, coords.tolist())) == [(20.0, 70.0), (40.0, 30.0)]  # (x, y)
+    assert sorted(values.tolist()) == pytest.approx([0.6, 0.9])
