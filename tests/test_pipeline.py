@@ -71,6 +71,12 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert len(children) == 12  # one child run per cell (and seed)
 
+    summary = json.loads((repo / "reports/tune/study_summary.json").read_text())
+    assert sum(summary["trials"].values()) == 2
+    from stemgan.models.translate import load_generator
+
+    assert load_generator("models:/wse2-day_a-generator@champion").input_shape[1] == 64
+
     params = tiny_params()
     params["tile"]["stride_px"] = 32
     write_params(repo / "params.yaml", params)

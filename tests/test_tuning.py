@@ -24,8 +24,8 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 def tune_params(**tune_changes) -> dict:
     params = tiny_params()
-    params["tune"].update(cyclegan_epochs=2, cyclegan_steps_per_epoch=2, fcn_steps=10, pruner_startup_trials=5,
-                          heartbeat_interval_s=1, grace_period_s=3, **tune_changes)
+    params["tune"].update({"n_trials": 3, "cyclegan_epochs": 2, "cyclegan_steps_per_epoch": 2, "fcn_steps": 10,
+                           "pruner_startup_trials": 5, "heartbeat_interval_s": 1, "grace_period_s": 3, **tune_changes})
     return params
 
 

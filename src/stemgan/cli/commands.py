@@ -103,6 +103,7 @@ def register_train_cyclegan(sub) -> None:
     p.add_argument("--epochs", type=int, help="override cyclegan.epochs")
     p.add_argument("--seeds", type=int, default=1, help="train this many cycleGANs (seeds cyclegan.seed + k), "
                    "into OUT/seed_<k> (default 1)")
+    p.add_argument("--no-fft", action="store_true", help="without the Fourier-amplitude discriminators (ablation)")
     p.add_argument("--metrics", type=Path, help="also write the final metrics JSON here (DVC metrics)")
     _params_arg(p)
     p.set_defaults(handler=_train_cyclegan)
@@ -120,6 +121,8 @@ def _train_cyclegan(args) -> None:
     cfg = load_section("cyclegan", args.params, params)
     if args.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
+    if args.no_fft:
+        cfg = dataclasses.replace(cfg, fft_discriminators=False)
     pixel = load_section("ingest", args.params, params).working_pixel_size_A
     checkpoints = args.checkpoint_dir or Path("checkpoints") / args.name
     summary = {}

@@ -29,7 +29,8 @@ def load_cells(cells_dir: Path) -> list[dict]:
 
 def markdown(cells: list[dict], sets: list[str], n_seeds: int) -> str:
     by = {(c["source"], c["set"]): c for c in cells}
-    sources = list(dict.fromkeys(c["source"] for c in cells))
+    present = {c["source"] for c in cells}
+    sources = [s for s in SOURCE_NAMES if s in present] + sorted(present - set(SOURCE_NAMES))  # the paper's order
     head = "| training data | " + " | ".join(s.replace("wse2_", "").replace("_", " ") for s in sets) + " |"
     lines = [f"# Table 1: defect finding on held-out labelled experimental images (WSe2, Se vacancies)", "",
              f"P / R / F1 in %, mean over {n_seeds} seeds (F1 spread ± 1 std); the paper's numbers in brackets.",
