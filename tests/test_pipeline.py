@@ -52,14 +52,16 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert len(list((repo / "artifacts/generated/wse2_day_b/seed_0/images").glob("*.tif"))) == 2
 
     table = (repo / "reports/table1.md").read_text()
-    for row in ("simulation, no noise", "Gaussian noise (percentile", "min-max", "cycleGAN-generated"):
+    for row in ("simulation, no noise", "Gaussian noise (percentile", "min-max", "cycleGAN-generated",
+                "cycleGAN without FFT"):
         assert row in table
     assert "[15 / 83 / 25]" in table  # the paper's numbers beside ours
     metrics = json.loads((repo / "metrics/table1.json").read_text())
-    assert set(metrics) == {"no_noise", "gaussian", "gaussian_minmax", "cyclegan"}
+    assert set(metrics) == {"no_noise", "gaussian", "gaussian_minmax", "cyclegan", "cyclegan_nofft"}
     assert set(metrics["cyclegan"]) == {"wse2_day_a", "wse2_day_b", "wse2_day_ab"}
     assert all(0 <= v["f1"] <= 1 for per in metrics.values() for v in per.values())
-    assert len(list((repo / "metrics/pr_curves").glob("*.csv"))) == 12
+    assert set(metrics["cyclegan_nofft"]) == {"wse2_day_a"}  # the ablation runs on day A only
+    assert len(list((repo / "metrics/pr_curves").glob("*.csv"))) == 13
     assert "table1.json" in sh("dvc", "metrics", "show", cwd=repo)
     assert "up to date" in sh("dvc", "status", cwd=repo)
 
@@ -69,7 +71,25 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     parent = client.search_runs([client.get_experiment_by_name("stemgan-table1").experiment_id],
                                 "tags.stage = 'table1'")[0]
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    assert len(children) == 12  # one child run per cell (and seed)
+    assert len(children) == 13  # one child run per cell (and seed)
+
+    realism = json.loads((repo / "metrics/realism/wse2_day_a.json").read_text())
+    assert set(realism) == {"generated", "pristine", "gaussian"}
+    assert all(0 <= m["c2st_auc"] <= 1 and m["spectrum_distance"] >= 0 and "kid" in m for m in realism.values())
+    assert "generated_mean_shift_pm" in realism["generated"]
+    import re
+
+    import matplotlib.image
+
+    readme = (repo / "reports/README.md").read_text()
+    links = re.findall(r"\]\(([^)]+)\)", readme)
+    assert {"figure2.png", "power_spectra.png", "histograms.png", "training_curves.png"} <= set(links)
+    for link in links:
+        assert (repo / "reports" / link).is_file(), link
+    figure = matplotlib.image.imread(repo / "reports/figure2.png")
+    assert figure.shape[1] == 18 * 72 and figure.shape[0] == round(3.1 * 5 * 72)  # 3 WSe2 sets + graphene + SrTiO3
+    assert matplotlib.image.imread(repo / "reports/power_spectra.png").shape[:2] == (4 * 72, 15 * 72)
+    assert "| wse2_day_a | generated |" in readme and "Table 1" in readme
 
     summary = json.loads((repo / "reports/tune/study_summary.json").read_text())
     assert sum(summary["trials"].values()) == 2

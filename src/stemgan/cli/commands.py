@@ -386,4 +386,78 @@ def _data_hash() -> str:
     return str(yaml.safe_load(path.read_text())["outs"][0].get("md5", "")) if path.is_file() else ""
 
 
-REGISTRY = [register_tune, register_promote, register_evaluate, register_table1_cell, register_table1, register_profile_args, register_simulate, register_acquire, register_tile, register_train_cyclegan, register_translate]
+def register_realism(sub) -> None:
+    p = sub.add_parser("realism", help="realism metrics of G(sim), pristine and noisy sims against experimental images",
+                       description="Spectrum distance, noise-floor and low-frequency power ratios, histogram W1, KID on "
+                                   "the project's FCN features, classifier two-sample AUC, label preservation; written "
+                                   "as JSON (DVC metrics) and logged to MLflow.")
+    p.add_argument("--generated", type=Path, required=True, help="translate output (seed_0/ is used)")
+    p.add_argument("--sim", type=Path, required=True, help="simulate output")
+    p.add_argument("--exp", type=Path, action="append", required=True,
+                   help="experimental image folder, e.g. data/wse2/day_a/unlabelled (repeatable: pooled sets)")
+    p.add_argument("--features", type=Path, help="a trained FCN (.keras) whose bottleneck features KID uses")
+    p.add_argument("--out", type=Path, required=True, help="JSON output")
+    _params_arg(p)
+    p.set_defaults(handler=_realism)
+
+
+def _realism(args) -> None:
+    import json
+
+    from stemgan.config import load_section, read_params
+    from stemgan.data.files import atomic_write
+    from stemgan.evaluation.realism_stage import run_realism
+    from stemgan.tracking.mlflow_runs import log_metrics, start_or_resume
+
+    params = read_params(args.params)
+    fcn = load_section("fcn", args.params, params)
+    report = run_realism(args.generated, args.sim, args.exp, args.features, load_section("tile", args.params, params).normalize,
+                         load_section("ingest", args.params, params), 2.0 * fcn.gaussian_noise_sigma, fcn.seed)
+    atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(report, indent=2)))
+    run, _ = start_or_resume("stemgan-realism", f"realism {args.out.stem}", None,
+                             tags={"stage": "realism", "generated": str(args.generated), "exp": str(args.exp)})
+    with run:
+        log_metrics({f"{source}.{k}": v for source, m in report.items() for k, v in m.items()}, step=0)
+    g, p = report["generated"], report["pristine"]
+    print(f"realism: {args.out.stem}: spectrum distance G(sim) {g['spectrum_distance']:.3f} vs pristine "
+          f"{p['spectrum_distance']:.3f}; C2ST AUC G(sim) {g['c2st_auc']:.2f} vs pristine {p['c2st_auc']:.2f} -> {args.out}")
+
+
+def register_report(sub) -> None:
+    p = sub.add_parser("report", help="write reports/: Figure 2 analogue, spectra, histograms, training curves, README")
+    p.add_argument("--out", type=Path, default=Path("reports"))
+    p.add_argument("--realism", type=Path, default=Path("metrics/realism"))
+    p.add_argument("--table1", type=Path, default=Path("reports/table1.md"))
+    p.add_argument("--cyclegan-metrics", type=Path, default=Path("metrics/cyclegan"))
+    _params_arg(p)
+    p.set_defaults(handler=_report)
+
+
+def _report(args) -> None:
+    from stemgan.config import load_section, read_params
+    from stemgan.evaluation.report import build_report
+
+    params = read_params(args.params)
+    table1 = load_section("table1", args.params, params)
+    acquire = load_section("acquire", args.params, params)
+    others = {name: spec.material for name, spec in acquire.sets.items() if spec.material != table1.material}
+    readme = build_report(args.out, table1.sets, others, load_section("tile", args.params, params).normalize,
+                          load_section("ingest", args.params, params), args.realism, args.table1, args.cyclegan_metrics)
+    print(f"report: {readme} with figure2.png, power_spectra.png, histograms.png, training_curves.png")
+
+
+def register_doctor(sub) -> None:
+    p = sub.add_parser("doctor", help="check the environment: GPU, MLflow store, DVC state, data; says what to fix")
+    _params_arg(p)
+    p.set_defaults(handler=_doctor)
+
+
+def _doctor(args) -> None:
+    from stemgan.cli.doctor import run_checks
+
+    failures = run_checks(args.params)
+    if failures:
+        raise SystemExit(1)
+
+
+REGISTRY = [register_doctor, register_realism, register_report, register_tune, register_promote, register_evaluate, register_table1_cell, register_table1, register_profile_args, register_simulate, register_acquire, register_tile, register_train_cyclegan, register_translate]

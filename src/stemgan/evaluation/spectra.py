@@ -27,8 +27,10 @@ def radial_power_spectrum(images: np.ndarray, pixel_size_A: float, n_bins: int |
 
 
 def spectrum_distance(a: np.ndarray, b: np.ndarray, pixel_size_A: float, k_band: tuple[float, float] = (0.05, 2.4)) -> float:
-    """Mean |log10 P_a(k) - log10 P_b(k)| over the band (decades): 0 for identical sets."""
-    k, pa = radial_power_spectrum(a, pixel_size_A)
-    _, pb = radial_power_spectrum(b, pixel_size_A)
+    """Mean |log10 P_a(k) - log10 P_b(k)| over the band (decades): 0 for identical sets. Sets of
+    different image sizes are compared on the coarser set's k bins."""
+    n_bins = min(np.shape(a)[1], np.shape(a)[2], np.shape(b)[1], np.shape(b)[2]) // 2
+    k, pa = radial_power_spectrum(a, pixel_size_A, n_bins)
+    _, pb = radial_power_spectrum(b, pixel_size_A, n_bins)
     band = (k >= k_band[0]) & (k <= k_band[1])
     return float(np.mean(np.abs(np.log10(pa[band] + 1e-12) - np.log10(pb[band] + 1e-12))))

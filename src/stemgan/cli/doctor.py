@@ -1,0 +1,65 @@
+"""`stemgan doctor`: what is set up, what is missing, and what to do about it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _check(name: str, ok: bool, detail: str, fix: str = "") -> bool:
+    print(f"[{'ok' if ok else 'FIX'}] {name}: {detail}" + ("" if ok or not fix else f" -> {fix}"))
+    return ok
+
+
+def run_checks(params_path: Path) -> list[str]:
+    failures = []
+
+    def check(name, ok, detail, fix=""):
+        if not _check(name, ok, detail, fix):
+            failures.append(name)
+
+    from stemgan.config import SECTIONS, load_section, read_params
+    from stemgan.errors import StemganError
+
+    try:
+        params = read_params(params_path)
+        for section in SECTIONS:
+            load_section(section, params_path, params)
+        check("params", True, f"{params_path} has every section and valid values")
+    except StemganError as exc:
+        check("params", False, str(exc), "fix params.yaml")
+    try:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        check("tensorflow", True, f"{tf.__version__}, {len(gpus)} GPU(s)"
+              + ("" if gpus else " (CPU only: use the default profile; GPU nodes: requirements-gpu.txt)"))
+    except ImportError as exc:
+        check("tensorflow", False, str(exc), "make setup")
+    try:
+        import mlflow
+
+        from stemgan.tracking.mlflow_runs import setup_tracking
+
+        uri = setup_tracking()
+        mlflow.MlflowClient().search_experiments(max_results=1)
+        check("mlflow", True, f"store {uri} reachable")
+    except Exception as exc:  # any backend error means the same thing to the user
+        check("mlflow", False, f"store not reachable ({str(exc).splitlines()[0]})",
+              "check MLFLOW_TRACKING_URI or unset it for the local sqlite store")
+    beside = Path(sys.executable).parent / "dvc"  # the venv's dvc, even when the venv is not activated
+    dvc = str(beside) if beside.exists() else shutil.which("dvc")
+    if dvc and Path(".dvc").is_dir():
+        status = subprocess.run([dvc, "status", "-q"], capture_output=True, text=True,
+                                env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+        check("dvc", True, "pipeline up to date" if status.returncode == 0 else "stages out of date (dvc repro runs them)")
+    else:
+        check("dvc", False, "not a DVC repository or dvc not on PATH", "run from the project root after make setup")
+    data = Path("data")
+    images = list(data.glob("*/*/unlabelled/*.tif")) if data.is_dir() else []
+    check("data", bool(images), f"{len(images)} unlabelled experimental images under data/",
+          "make data (demo) or put your images in data/<material>/<session>/unlabelled/")
+    return failures

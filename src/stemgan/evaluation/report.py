@@ -1,0 +1,233 @@
+"""reports/: Figure 2 analogue, power spectra, histograms, training curves, and one README a reviewer reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from stemgan.data.files import atomic_write
+from stemgan.evaluation.figures import log_fft_amplitude, plt
+from stemgan.evaluation.spectra import radial_power_spectrum
+
+CROP_PX = 256
+
+
+def scale_bar(ax, pixel_size_A: float, length_nm: float = 1.0) -> None:
+    """A white bar of length_nm in the lower left corner, labelled in nm."""
+    length_px = length_nm * 10.0 / pixel_size_A
+    ax.plot([10, 10 + length_px], [CROP_PX - 12] * 2, color="white", linewidth=3)
+    ax.text(10 + length_px / 2, CROP_PX - 18, f"{length_nm:g} nm", color="white", ha="center", fontsize=8)
+
+
+def figure2(panels: dict[str, dict[str, np.ndarray]], pixel_size_A: float, path: Path) -> Path:
+    """Rows = sets; columns = simulated / generated / experimental, each beside its FFT amplitude.
+    One contrast per column (images in [-1, 1]; FFT amplitudes share a range per column)."""
+    kinds = ["simulated", "generated", "experimental"]
+    fig, axes = plt.subplots(len(panels), 6, figsize=(18, 3.1 * len(panels)), squeeze=False)
+    ffts = {k: [log_fft_amplitude(p[k][:CROP_PX, :CROP_PX]) for p in panels.values() if k in p] for k in kinds}
+    ranges = {k: (np.percentile(np.concatenate([f.ravel() for f in v]), [1, 99.9]) if v else (0, 1))
+              for k, v in ffts.items()}
+    for r, (name, images) in enumerate(panels.items()):
+        for c, kind in enumerate(kinds):
+            ax_img, ax_fft = axes[r, 2 * c], axes[r, 2 * c + 1]
+            if kind in images:
+                crop = images[kind][:CROP_PX, :CROP_PX]
+                ax_img.imshow(crop, cmap="gray", vmin=-1, vmax=1)
+                scale_bar(ax_img, pixel_size_A)
+                ax_fft.imshow(log_fft_amplitude(crop), cmap="magma", vmin=ranges[kind][0], vmax=ranges[kind][1])
+            else:
+                ax_img.text(0.5, 0.5, "no cycleGAN\nfor this set", ha="center", va="center", transform=ax_img.transAxes)
+            if r == 0:
+                ax_img.set_title(kind)
+                ax_fft.set_title(f"|FFT| {kind} (log)")
+        axes[r, 0].text(-0.08, 0.5, name, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right")
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def spectra_plot(curves: dict[str, dict[str, np.ndarray]], pixel_size_A: float, path: Path) -> Path:
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
+    for ax, (name, images) in zip(axes[0], curves.items()):
+        for kind, stack in images.items():
+            k, power = radial_power_spectrum(stack, pixel_size_A)
+            ax.semilogy(k[1:], power[1:], label=kind)
+        ax.set_xlabel("spatial frequency (Å$^{-1}$)")
+        ax.set_ylabel("radially averaged power")
+        ax.set_title(name)
+        ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def histogram_plot(curves: dict[str, dict[str, np.ndarray]], path: Path) -> Path:
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
+    bins = np.linspace(-1, 1, 81)
+    for ax, (name, images) in zip(axes[0], curves.items()):
+        for kind, stack in images.items():
+            ax.hist(np.ravel(stack), bins=bins, histtype="step", density=True, label=kind)
+        ax.set_xlabel("normalised intensity")
+        ax.set_title(name)
+        ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def training_curves_plot(histories: dict[str, dict[str, list[tuple[int, float]]]], path: Path) -> Path:
+    """histories: run label -> metric -> [(epoch, value)], as read from MLflow."""
+    metrics = ["cycle", "generator_total", "spectrum_distance"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(15, 4))
+    for ax, metric in zip(axes, metrics):
+        for label, history in histories.items():
+            points = history.get(metric, [])
+            if points:
+                ax.plot(*zip(*points), marker=".", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def mlflow_histories(run_ids: dict[str, str]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    import mlflow
+
+    from stemgan.tracking.mlflow_runs import setup_tracking
+
+    setup_tracking()
+    client = mlflow.MlflowClient()
+    histories = {}
+    for label, run_id in run_ids.items():
+        try:
+            histories[label] = {m: [(x.step, x.value) for x in client.get_metric_history(run_id, m)]
+                                for m in ("cycle", "generator_total", "spectrum_distance")}
+        except mlflow.exceptions.MlflowException:
+            histories[label] = {}  # the run lives in another tracking store
+    return histories
+
+
+def realism_table(realism: dict[str, dict[str, dict[str, float]]]) -> str:
+    cols = [("spectrum_distance", "spectrum dist. (dec)", 3), ("noise_floor_ratio", "noise floor ratio", 2),
+            ("low_frequency_ratio", "low-freq. ratio", 2), ("histogram_distance", "histogram W1", 3),
+            ("kid", "KID", 4), ("c2st_auc", "C2ST AUC", 2)]
+    lines = ["| set | images | " + " | ".join(c[1] for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for set_name, per_source in realism.items():
+        for source, m in per_source.items():
+            values = []
+            for key, _, digits in cols:
+                v = m.get(key)
+                text = "—" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+                if key == "c2st_auc" and v is not None:
+                    text += f" [{m['c2st_auc_low']:.2f}, {m['c2st_auc_high']:.2f}]"
+                values.append(text)
+            lines.append(f"| {set_name} | {source} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def preservation_table(realism: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = ["| set | mean shift (pm) | 95th pct shift (pm) | columns found |", "|---|---|---|---|"]
+    for set_name, per_source in realism.items():
+        g = per_source.get("generated", {})
+        if "generated_mean_shift_pm" in g:
+            lines.append(f"| {set_name} | {g['generated_mean_shift_pm']:.1f} | {g['generated_p95_shift_pm']:.1f} | "
+                         f"{100 * g['generated_fraction_found']:.1f}% |")
+    return "\n".join(lines)
+
+
+def write_readme(path: Path, table1_md: str, realism: dict, figures: dict[str, str]) -> Path:
+    body = f"""# stemgan report
+
+Regenerated by `dvc repro` (stage `report`). Images are 512² px at 0.2074 Å/px from the default
+CPU profile: simulations (`artifacts/sim`), cycleGAN output (`artifacts/generated`, seed 0) and the
+virtual microscope's experimental sets (`data/`).
+
+## Figure 2 analogue
+Simulated, generated and experimental images (256 px crops, scale bar 1 nm), each beside its FFT
+amplitude (log scale, one contrast per column).
+
+![Figure 2]({figures['figure2']})
+
+## Table 1
+{table1_md.split(chr(10), 2)[2] if table1_md.startswith('#') else table1_md}
+
+## Realism of the training images against each experimental set
+Spectrum distance: mean |log10 power difference| over 0.05–2.4 Å⁻¹ (0 = identical spectra). Noise-floor
+ratio: power beyond twice the probe aperture (1.6–2.4 Å⁻¹, noise only) over the experimental images'
+(1 = same noise). Low-frequency ratio: power below 0.05 Å⁻¹ (contamination scale). Histogram W1:
+Wasserstein distance of normalised intensities. KID: unbiased, cubic kernel, on the bottleneck
+features of this project's defect FCN. C2ST AUC: a small CNN trained to tell the images from
+experimental tiles, AUC on held-out tiles with 95% interval (0.5 = indistinguishable).
+
+{realism_table(realism)}
+
+## Label preservation (translate)
+Atom columns found in G(sim) and matched to the labelled columns (within 0.5 Å).
+
+{preservation_table(realism)}
+
+## Spectra, histograms, training
+![power spectra]({figures['spectra']})
+
+![histograms]({figures['histograms']})
+
+![training curves]({figures['training']})
+
+Tuning: see [tune/study_summary.json](tune/study_summary.json) and
+[tune/optimization_history.png](tune/optimization_history.png).
+"""
+    return atomic_write(path, lambda tmp: tmp.write_text(body))
+
+
+def _save(fig, path: Path) -> Path:
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, dpi=72, format="png")
+
+    atomic_write(path, write)
+    plt.close(fig)
+    return path
+
+
+def load_realism(folder: Path) -> dict:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
+
+
+def build_report(out_dir: Path, sets: dict[str, tuple[str, ...]], other_sets: dict[str, str], normalize, ingest,
+                 realism_dir: Path, table1_md: Path, cyclegan_metrics: Path, n_images: int = 6) -> Path:
+    """Everything under out_dir; sets: Table 1 sets (-> data folders), other_sets: experimental set -> material."""
+    from stemgan.evaluation.realism_stage import load_set
+
+    def stack(folder: Path) -> np.ndarray:
+        return load_set(folder, normalize, ingest, n_images)
+
+    panels, curves = {}, {}
+    for set_name, folders in sets.items():
+        material = set_name.split("_")[0]
+        kinds = {"simulated": stack(Path("artifacts/sim") / material / "images"),
+                 "experimental": stack(Path("data") / folders[0] / "unlabelled")}
+        generated = Path("artifacts/generated") / set_name / "seed_0" / "images"
+        if generated.is_dir():
+            kinds["generated"] = stack(generated)
+        panels[set_name] = {k: v[0] for k, v in kinds.items()}
+        curves[set_name] = kinds
+    for data_folder, material in other_sets.items():
+        panels[data_folder.replace("/", "_")] = {
+            "simulated": stack(Path("artifacts/sim") / material / "images")[0],
+            "experimental": stack(Path("data") / data_folder / "unlabelled")[0]}
+    pixel = ingest.working_pixel_size_A
+    figures = {"figure2": "figure2.png", "spectra": "power_spectra.png", "histograms": "histograms.png",
+               "training": "training_curves.png"}
+    figure2(panels, pixel, out_dir / figures["figure2"])
+    spectra_plot(curves, pixel, out_dir / figures["spectra"])
+    histogram_plot(curves, out_dir / figures["histograms"])
+    run_ids = {}
+    for path in sorted(Path(cyclegan_metrics).glob("*.json")):
+        for seed, values in json.loads(path.read_text()).items():
+            if isinstance(values, dict) and "mlflow_run_id" in values:
+                run_ids[f"{path.stem} {seed}"] = values["mlflow_run_id"]
+    training_curves_plot(mlflow_histories(run_ids), out_dir / figures["training"])
+    table = Path(table1_md).read_text() if Path(table1_md).is_file() else "(Table 1 not built yet)"
+    return write_readme(out_dir / "README.md", table, load_realism(realism_dir), figures)
