@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-PARAMS_HELP = "settings file (default: params.yaml)"
+PARAMS_HELP = "settings file"
 
 
 def _params_arg(p: argparse.ArgumentParser) -> None:

@@ -24,7 +24,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in commands.REGISTRY:
         register(sub)
+    for command in sub.choices.values():  # every stage's --help shows its defaults
+        command.formatter_class = DefaultsFormatter
     return parser
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Appends '(default: X)' where an option has a real default (not None, not a flag's False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += f" (default: {action.default})"
+        return text
 
 
 def main(argv: list[str] | None = None) -> int:
