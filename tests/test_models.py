@@ -74,3 +74,25 @@ def test_matching_is_one_to_one_within_radius():
     assert m.true_positives == 2 and m.precision == pytest.approx(0.5) and m.recall == pytest.approx(2 / 3)
     assert m.f1 == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
     assert match_points(np.zeros((0, 2)), true, 1.0).recall == 0.0
+
+
+@pytest.mark.parametrize("upsampling", ["transpose", "resize"])
+def test_upsampling_modes_and_the_checkerboard(upsampling):
+    import keras
+
+    from stemgan.models.blocks import upscale_conv
+    from stemgan.models.networks import unet_generator
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 4))
+    model = keras.Model(inputs, upscale_conv(inputs, 1, upsampling, use_bias=False))
+    interior = model(np.ones((1, 16, 16, 4), np.float32)).numpy()[0, 4:-4, 4:-4, 0]
+    phases = [interior[i::2, j::2].mean() for i in (0, 1) for j in (0, 1)]
+    # a flat input: strided transposed convs give a period-2 pattern (uneven kernel overlap), resize+conv none
+    if upsampling == "transpose":
+        assert np.ptp(phases) > 10 * np.ptp(interior[0::2, 0::2]) + 1e-6
+    else:
+        assert np.ptp(interior) < 1e-5
+    generator = unet_generator(32, 3, 8, 32, "instance", 0.0, "g", upsampling)
+    out = generator(np.random.default_rng(0).normal(size=(2, 32, 32, 1)).astype(np.float32)).numpy()
+    assert out.shape == (2, 32, 32, 1) and np.all(np.abs(out) <= 1)

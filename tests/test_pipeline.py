@@ -72,6 +72,11 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
                                 "tags.stage = 'table1'")[0]
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert len(children) == 13  # one child run per cell (and seed)
+    fcn_runs = client.search_runs([client.get_experiment_by_name("stemgan-fcn").experiment_id], "tags.stage = 'fcn'")
+    assert len(fcn_runs) == 7  # 3 simulation sources trained once for all sets, 3 cycleGAN sets, the ablation
+    cells = {c: json.loads((repo / "artifacts/table1" / c / "cell.json").read_text())
+             for c in ("no_noise-wse2_day_a", "no_noise-wse2_day_b")}
+    assert {c["seeds"][0]["fcn_run_id"] for c in cells.values()} == {cells["no_noise-wse2_day_a"]["seeds"][0]["fcn_run_id"]}
 
     realism = json.loads((repo / "metrics/realism/wse2_day_a.json").read_text())
     assert set(realism) == {"generated", "pristine", "gaussian"}
@@ -90,6 +95,7 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert figure.shape[1] == 18 * 72 and figure.shape[0] == round(3.1 * 5 * 72)  # 3 WSe2 sets + graphene + SrTiO3
     assert matplotlib.image.imread(repo / "reports/power_spectra.png").shape[:2] == (4 * 72, 15 * 72)
     assert "| wse2_day_a | generated |" in readme and "Table 1" in readme
+    assert "| graphene_session_1 | generated |" in readme and "| srtio3_session_1 | generated |" in readme
 
     summary = json.loads((repo / "reports/tune/study_summary.json").read_text())
     assert sum(summary["trials"].values()) == 2

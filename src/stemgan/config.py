@@ -195,6 +195,7 @@ class GeneratorConfig:
     max_filters: int = 128
     norm: str = "instance"
     dropout: float = 0.5
+    upsampling: str = "transpose"  # pix2pix strided transposed convs | resize (bilinear + 3x3 conv, full-res level)
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,8 @@ class CycleGANConfig:
             problems.append("identity_distance in l1, l2")
         if self.generator.norm not in ("instance", "batch", "none") or self.discriminator.norm not in ("instance", "batch", "none"):
             problems.append("norm in instance, batch, none")
+        if self.generator.upsampling not in ("resize", "transpose"):
+            problems.append("generator.upsampling in resize, transpose")
         if not 0 <= self.fft_weight <= 1 or self.lambda_cycle < 0 or self.lambda_identity < 0 or self.sim_noise_sigma < 0:
             problems.append("0 <= fft_weight <= 1 and non-negative lambdas and sim_noise_sigma")
         if problems:

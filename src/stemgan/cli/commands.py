@@ -191,15 +191,42 @@ def _profile_args(args) -> None:
     print(profile_args(args.profile, read_params(args.params)))
 
 
-def register_table1_cell(sub) -> None:
-    p = sub.add_parser("table1-cell", help="one Table 1 cell: FCNs trained on a source, scored on a set's test images",
-                       description="Train table1.n_seeds res-unet FCNs (params fcn) on the source's images with the "
-                                   "simulation's labels, pick the threshold on the set's val images, score on its "
-                                   "test images (one-to-one matching within fcn.scoring.match_radius_A).")
+def register_train_fcn(sub) -> None:
+    p = sub.add_parser("train-fcn", help="train table1.n_seeds defect-finding FCNs on one training source",
+                       description="res-unet FCNs (params fcn) trained on labelled images with the simulation's "
+                                   "labels: pristine (no_noise), + N(0, fcn.gaussian_noise_sigma) (gaussian, "
+                                   "gaussian_minmax), or cycleGAN-generated (seed_<k>/ folders). Each seed is an "
+                                   "MLflow run with its model.")
     p.add_argument("--source", required=True, help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft")
-    p.add_argument("--set", dest="set_name", required=True, help="a key of table1.sets, e.g. wse2_day_a")
     p.add_argument("--train", type=Path, required=True,
                    help="labelled training images (images/, labels/; or seed_<k>/ subfolders for generated sets)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (fcn_seed_<k>.keras, fcn.json)")
+    _params_arg(p)
+    p.set_defaults(handler=_train_fcn)
+
+
+def _train_fcn(args) -> None:
+    from stemgan.config import load_material, load_section, read_params
+    from stemgan.training.fcn_stage import train_source
+
+    params = read_params(args.params)
+    table = load_section("table1", args.params, params)
+    start = time.perf_counter()
+    manifest = train_source(args.source, args.train, table.n_seeds, load_section("fcn", args.params, params),
+                            load_section("tile", args.params, params).normalize,
+                            load_section("ingest", args.params, params),
+                            load_material(table.material, args.params, params).label_defects, args.out)
+    print(f"train-fcn: {len(manifest['seeds'])} FCNs on {args.source} ({args.train}) -> {args.out} "
+          f"({time.perf_counter() - start:.0f} s)")
+
+
+def register_table1_cell(sub) -> None:
+    p = sub.add_parser("table1-cell", help="one Table 1 cell: a source's FCNs scored on a set's test images",
+                       description="Load the FCNs of `train-fcn`, pick the threshold on the set's val images, score "
+                                   "on its test images (one-to-one matching within fcn.scoring.match_radius_A).")
+    p.add_argument("--source", required=True, help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft")
+    p.add_argument("--set", dest="set_name", required=True, help="a key of table1.sets, e.g. wse2_day_a")
+    p.add_argument("--fcn", type=Path, required=True, help="train-fcn output folder, e.g. artifacts/fcn/no_noise")
     p.add_argument("--out", type=Path, required=True, help="cell folder (cell.json, pr_curve.csv, per_image.csv)")
     _params_arg(p)
     p.set_defaults(handler=_table1_cell)
@@ -213,7 +240,7 @@ def _table1_cell(args) -> None:
     table = load_section("table1", args.params, params)
     classes = load_material(table.material, args.params, params).label_defects
     start = time.perf_counter()
-    cell = run_cell(args.source, args.set_name, args.train, table, load_section("fcn", args.params, params),
+    cell = run_cell(args.source, args.set_name, args.fcn, table, load_section("fcn", args.params, params),
                     load_section("tile", args.params, params).normalize, load_section("ingest", args.params, params),
                     classes, args.out)
     print(f"table1-cell: {args.source} x {args.set_name}: P {100 * cell['precision_mean']:.0f}% "
@@ -249,7 +276,7 @@ def register_evaluate(sub) -> None:
                                    "Labels: LABELLED/labels/<image stem>.csv with x_px,y_px (or x_A,y_A) and a "
                                    "`defect` column (rows whose defect is in --classes are scored; without the "
                                    "column every row is a defect).")
-    p.add_argument("--model", required=True, help="an FCN .keras file (e.g. artifacts/table1/<cell>/fcn_seed_0.keras) "
+    p.add_argument("--model", required=True, help="an FCN .keras file (e.g. artifacts/fcn/<source>/fcn_seed_0.keras) "
                                                   "or an MLflow model URI")
     p.add_argument("--labelled", type=Path, required=True, help="folder with images/ and labels/")
     p.add_argument("--out", type=Path, required=True, help="output folder (metrics.json, per_image.csv, pr_curve.csv)")
@@ -460,4 +487,4 @@ def _doctor(args) -> None:
         raise SystemExit(1)
 
 
-REGISTRY = [register_doctor, register_realism, register_report, register_tune, register_promote, register_evaluate, register_table1_cell, register_table1, register_profile_args, register_simulate, register_acquire, register_tile, register_train_cyclegan, register_translate]
+REGISTRY = [register_doctor, register_realism, register_report, register_tune, register_promote, register_evaluate, register_train_fcn, register_table1_cell, register_table1, register_profile_args, register_simulate, register_acquire, register_tile, register_train_cyclegan, register_translate]

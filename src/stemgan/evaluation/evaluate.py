@@ -66,3 +66,16 @@ def evaluate(probabilities: list[np.ndarray], items, classes: tuple[str, ...], s
         p = pooled(scores_at(probabilities, items, classes, t, scoring, pixel_size_A))
         curve.append({"threshold": t, "precision": p["precision"], "recall": p["recall"], "f1": p["f1"]})
     return Evaluation(metrics, per_image_table(scores), pd.DataFrame(curve))
+
+
+def validate_then_score(model, val, scored, classes: tuple[str, ...], scoring: ScoringConfig, pixel_size_A: float,
+                        multiple: int, seed: int = 0) -> Evaluation:
+    """The threshold with the best pooled F1 on `val` (scoring.threshold when there is none), applied to `scored`.
+
+    Table 1 scores test images this way; a tuning trial passes its validation images as both.
+    """
+    val_probabilities = [defect_probability(model, item.image, multiple, scoring) for item in val]
+    threshold = best_threshold(val_probabilities, val, classes, scoring, pixel_size_A) if val else scoring.threshold
+    probabilities = val_probabilities if scored is val else \
+        [defect_probability(model, item.image, multiple, scoring) for item in scored]
+    return evaluate(probabilities, scored, classes, scoring, pixel_size_A, threshold, seed)

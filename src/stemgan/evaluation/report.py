@@ -159,7 +159,7 @@ Spectrum distance: mean |log10 power difference| over 0.05–2.4 Å⁻¹ (0 = id
 ratio: power beyond twice the probe aperture (1.6–2.4 Å⁻¹, noise only) over the experimental images'
 (1 = same noise). Low-frequency ratio: power below 0.05 Å⁻¹ (contamination scale). Histogram W1:
 Wasserstein distance of normalised intensities. KID: unbiased, cubic kernel, on the bottleneck
-features of this project's defect FCN. C2ST AUC: a small CNN trained to tell the images from
+features of this project's defect FCN (the WSe2 Gaussian-noise one, for every material). C2ST AUC: a small CNN trained to tell the images from
 experimental tiles, AUC on held-out tiles with 95% interval (0.5 = indistinguishable).
 
 {realism_table(realism)}
@@ -214,9 +214,13 @@ def build_report(out_dir: Path, sets: dict[str, tuple[str, ...]], other_sets: di
         panels[set_name] = {k: v[0] for k, v in kinds.items()}
         curves[set_name] = kinds
     for data_folder, material in other_sets.items():
-        panels[data_folder.replace("/", "_")] = {
-            "simulated": stack(Path("artifacts/sim") / material / "images")[0],
-            "experimental": stack(Path("data") / data_folder / "unlabelled")[0]}
+        set_name = data_folder.replace("/", "_")
+        kinds = {"simulated": stack(Path("artifacts/sim") / material / "images"),
+                 "experimental": stack(Path("data") / data_folder / "unlabelled")}
+        generated = Path("artifacts/generated") / set_name / "seed_0" / "images"
+        if generated.is_dir():
+            kinds["generated"] = stack(generated)
+        panels[set_name] = {k: v[0] for k, v in kinds.items()}
     pixel = ingest.working_pixel_size_A
     figures = {"figure2": "figure2.png", "spectra": "power_spectra.png", "histograms": "histograms.png",
                "training": "training_curves.png"}

@@ -27,9 +27,21 @@ def downsample(x, filters: int, norm: str, strides: int = 2, activation: bool = 
     return layers.LeakyReLU(0.2)(x) if activation else x
 
 
-def upsample(x, filters: int, norm: str, dropout: float = 0.0):
-    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT,
-                               use_bias=norm == "none")(x)
+def upscale_conv(x, filters: int, upsampling: str, use_bias: bool):
+    """2x upsampling convolution. Strided transposed convs overlap unevenly and print a checkerboard, a
+    grid of peaks in the FFT that a Fourier discriminator sees at once (Odena et al., Distill 2016);
+    bilinear resize then a 3x3 conv has no such pattern."""
+    if upsampling == "transpose":
+        return layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT,
+                                      use_bias=use_bias)(x)
+    if upsampling == "resize":
+        x = layers.UpSampling2D(2, interpolation="bilinear")(x)
+        return layers.Conv2D(filters, 3, padding="same", kernel_initializer=INIT, use_bias=use_bias)(x)
+    raise ValueError(f"unknown upsampling '{upsampling}'; use resize or transpose")
+
+
+def upsample(x, filters: int, norm: str, dropout: float = 0.0, upsampling: str = "transpose"):
+    x = upscale_conv(x, filters, upsampling, use_bias=norm == "none")
     layer = normalization(norm)
     if layer is not None:
         x = layer(x)

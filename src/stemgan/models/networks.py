@@ -5,12 +5,12 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from stemgan.models.blocks import INIT, downsample, upsample
+from stemgan.models.blocks import INIT, downsample, upsample, upscale_conv
 from stemgan.models.fourier import FourierAmplitude
 
 
 def unet_generator(tile_size: int, depth: int, base_filters: int, max_filters: int, norm: str,
-                   dropout: float, name: str) -> keras.Model:
+                   dropout: float, name: str, upsampling: str = "transpose") -> keras.Model:
     """pix2pix U-net: `depth` stride-2 downsamplings (8 for 256^2 = paper size), skips, tanh output."""
     if tile_size % (2**depth):
         raise ValueError(f"tile size {tile_size} px must be divisible by 2**depth = {2**depth}")
@@ -22,9 +22,16 @@ def unet_generator(tile_size: int, depth: int, base_filters: int, max_filters: i
         skips.append(x)
     for level in reversed(range(depth - 1)):
         filters = min(base_filters * 2**level, max_filters)
-        x = upsample(x, filters, norm, dropout if level >= depth - 4 else 0.0)
+        x = upsample(x, filters, norm, dropout if level >= depth - 4 else 0.0, upsampling)
         x = layers.Concatenate()([x, skips[level]])
-    x = layers.Conv2DTranspose(1, 4, strides=2, padding="same", kernel_initializer=INIT)(x)
+    if upsampling == "resize":
+        # A full-resolution level that also sees the input: per-pixel detail (shot noise, scan-line
+        # jitter) cannot come out of a bilinear upsampling, but it can be shaped from the input's own noise.
+        x = upsample(x, base_filters, norm, 0.0, upsampling)
+        x = layers.Concatenate()([x, inputs])
+        x = layers.Conv2D(1, 3, padding="same", kernel_initializer=INIT)(x)
+    else:
+        x = upscale_conv(x, 1, upsampling, use_bias=True)
     outputs = layers.Activation("tanh", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 

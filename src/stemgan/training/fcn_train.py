@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,6 @@ def train_fcn(cfg: FCNConfig, data: list[LabelledImage], classes: tuple[str, ...
     model = res_unet(None, cfg.filters, cfg.bottleneck, cfg.dropout, 1 + len(classes), name=f"fcn_{run_name}")
     model.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=make_loss(cfg))
     epochs = 10
-    import sys
-
     model.fit(dataset, epochs=epochs, steps_per_epoch=max(cfg.steps // epochs, 1), verbose=1 if sys.stdout.isatty() else 2,
               callbacks=[MlflowEpochLogger(prefix="fcn_"), *callbacks])
     return model

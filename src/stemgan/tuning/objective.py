@@ -61,7 +61,7 @@ class PruningCallback(keras.callbacks.Callback):
 def run_trial(trial, ctx: TrialContext) -> float:
     import mlflow
 
-    from stemgan.evaluation.evaluate import best_threshold, defect_probability, evaluate
+    from stemgan.evaluation.evaluate import validate_then_score
     from stemgan.models.translate import run_translate
     from stemgan.tracking.mlflow_runs import log_metrics
     from stemgan.training.cyclegan_train import train_cyclegan
@@ -86,10 +86,8 @@ def run_trial(trial, ctx: TrialContext) -> float:
            for item in load_labelled(Path("data") / folder / "val", ctx.normalize, ctx.ingest, fcn.tile_size_px)]
     with mlflow.start_run(run_id=gan.run_id):  # the trial's run: cycleGAN, then its FCN and F1
         model = train_fcn(fcn, train, ctx.classes, 0.0, fcn.seed + trial.number, pixel, f"trial{trial.number}")
-        multiple = 2 ** len(fcn.filters)
-        probabilities = [defect_probability(model, item.image, multiple, fcn.scoring) for item in val]
-        threshold = best_threshold(probabilities, val, ctx.classes, fcn.scoring, pixel)
-        f1 = evaluate(probabilities, val, ctx.classes, fcn.scoring, pixel, threshold).metrics["f1"]
+        result = validate_then_score(model, val, val, ctx.classes, fcn.scoring, pixel, 2 ** len(fcn.filters))
+        f1, threshold = result.metrics["f1"], result.metrics["threshold"]
         log_metrics({"val_f1": f1, "val_threshold": threshold, **preservation}, step=cfg.epochs)
         mlflow.log_params({"trial_number": trial.number, "study": ctx.tune.study_name})
     trial.set_user_attr("val_f1", f1)
