@@ -203,24 +203,22 @@ def build_report(out_dir: Path, sets: dict[str, tuple[str, ...]], other_sets: di
     def stack(folder: Path) -> np.ndarray:
         return load_set(folder, normalize, ingest, n_images)
 
-    panels, curves = {}, {}
-    for set_name, folders in sets.items():
-        material = set_name.split("_")[0]
-        kinds = {"simulated": stack(Path("artifacts/sim") / material / "images"),
-                 "experimental": stack(Path("data") / folders[0] / "unlabelled")}
-        generated = Path("artifacts/generated") / set_name / "seed_0" / "images"
-        if generated.is_dir():
-            kinds["generated"] = stack(generated)
-        panels[set_name] = {k: v[0] for k, v in kinds.items()}
-        curves[set_name] = kinds
-    for data_folder, material in other_sets.items():
-        set_name = data_folder.replace("/", "_")
+    def images_of(set_name: str, material: str, data_folder: str) -> dict[str, np.ndarray]:
+        """simulated, experimental and (once translate has run) generated images of one set."""
         kinds = {"simulated": stack(Path("artifacts/sim") / material / "images"),
                  "experimental": stack(Path("data") / data_folder / "unlabelled")}
         generated = Path("artifacts/generated") / set_name / "seed_0" / "images"
         if generated.is_dir():
             kinds["generated"] = stack(generated)
-        panels[set_name] = {k: v[0] for k, v in kinds.items()}
+        return kinds
+
+    panels, curves = {}, {}
+    for set_name, folders in sets.items():
+        curves[set_name] = images_of(set_name, set_name.split("_")[0], folders[0])
+        panels[set_name] = {k: v[0] for k, v in curves[set_name].items()}
+    for data_folder, material in other_sets.items():
+        set_name = data_folder.replace("/", "_")
+        panels[set_name] = {k: v[0] for k, v in images_of(set_name, material, data_folder).items()}
     pixel = ingest.working_pixel_size_A
     figures = {"figure2": "figure2.png", "spectra": "power_spectra.png", "histograms": "histograms.png",
                "training": "training_curves.png"}
