@@ -138,6 +138,13 @@ def test_translate_with_identity_generator_preserves_labels(tmp_path, tiny_param
     assert report["generated_fraction_found"] == pytest.approx(report["sim_fraction_found"], abs=1e-9)
     assert report["generated_fraction_found"] > 0.9 and report["generated_mean_shift_pm"] < 5.0
     assert report["generated_p95_shift_pm"] < 10.0
+    # with input noise, an identity generator's output is its noisy input: the same columns are found
+    params["cyclegan"]["sim_noise_sigma"] = 0.1
+    run_cli("translate", "--generator", tmp_path / "identity.keras", "--sim", tmp_path / "sim",
+            "--out", tmp_path / "gen_noisy", "--params", write_params(tmp_path / "p_noisy.yaml", params))
+    noisy = json.loads((tmp_path / "gen_noisy/label_preservation.json").read_text())
+    assert noisy["generated_mean_shift_pm"] == pytest.approx(noisy["input_mean_shift_pm"], abs=1e-6)
+    assert noisy["input_mean_shift_pm"] > report["generated_mean_shift_pm"]
     labels = pd.read_csv(tmp_path / "gen/labels" / "wse2_sim_00000.csv")
     image, _, _ = read_tiff(tmp_path / "gen/images/wse2_sim_00000.tif")
     vacancies = labels[labels.defect == "se_vacancy_single"]

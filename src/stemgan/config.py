@@ -196,6 +196,7 @@ class GeneratorConfig:
     norm: str = "instance"
     dropout: float = 0.5
     upsampling: str = "transpose"  # pix2pix strided transposed convs | resize (bilinear + 3x3 conv, full-res level)
+    residual: bool = False         # output = input + tanh(U-net) (SimGAN's refiner) instead of tanh(U-net)
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,7 @@ class CycleGANConfig:
     fft_window: bool = True
     pool_size: int = 50
     sim_noise_sigma: float = 0.1            # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1])
+    augment: str = "dihedral"               # dihedral (8 symmetries, the paper's) | scan_preserving (4)
     generator: GeneratorConfig = GeneratorConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
     mixed_precision: bool = False
@@ -243,6 +245,8 @@ class CycleGANConfig:
             problems.append("identity_distance in l1, l2")
         if self.generator.norm not in ("instance", "batch", "none") or self.discriminator.norm not in ("instance", "batch", "none"):
             problems.append("norm in instance, batch, none")
+        if self.augment not in ("dihedral", "scan_preserving"):
+            problems.append("augment in dihedral, scan_preserving")
         if self.generator.upsampling not in ("resize", "transpose"):
             problems.append("generator.upsampling in resize, transpose")
         if not 0 <= self.fft_weight <= 1 or self.lambda_cycle < 0 or self.lambda_identity < 0 or self.sim_noise_sigma < 0:

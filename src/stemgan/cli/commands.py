@@ -160,12 +160,13 @@ def _translate(args) -> None:
 
     params = read_params(args.params)
     cfg = load_section("translate", args.params, params)
-    sigma = load_section("cyclegan", args.params, params).sim_noise_sigma
+    cyclegan = load_section("cyclegan", args.params, params)
     normalize = load_section("tile", args.params, params).normalize
     pixel = load_section("ingest", args.params, params).working_pixel_size_A
     for ref, out in generator_refs(args.generator, args.out):
         start = time.perf_counter()
-        report = run_translate(ref, args.sim, out, cfg, normalize, sigma, pixel)
+        report = run_translate(ref, args.sim, out, cfg, normalize, cyclegan.sim_noise_sigma, pixel,
+                               scan_preserving=cyclegan.augment == "scan_preserving")
         run, _ = start_or_resume(cfg.experiment, f"translate {out}", None,
                                  tags={"stage": "translate", "generator": ref, "sim": str(args.sim)})
         with run:
@@ -173,7 +174,8 @@ def _translate(args) -> None:
         print(f"translate: {report['n_images']} images -> {out}; atom columns shift "
               f"{report['generated_mean_shift_pm']:.1f} pm mean / {report['generated_p95_shift_pm']:.1f} pm p95, "
               f"{100 * report['generated_fraction_found']:.1f}% found (pristine sims: "
-              f"{100 * report['sim_fraction_found']:.1f}%) ({time.perf_counter() - start:.0f} s)")
+              f"{100 * report['sim_fraction_found']:.1f}%; the noisy input: {report['input_mean_shift_pm']:.1f} pm, "
+              f"{100 * report['input_fraction_found']:.1f}%) ({time.perf_counter() - start:.0f} s)")
 
 
 def register_profile_args(sub) -> None:

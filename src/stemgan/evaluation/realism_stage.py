@@ -62,5 +62,5 @@ def run_realism(generated_dir: Path, sim_dir: Path, exp_dirs: list[Path], featur
     preservation = generated_dir / "label_preservation.json"
     if preservation.is_file():
         report["generated"].update({k: v for k, v in json.loads(preservation.read_text()).items()
-                                    if k.startswith("generated_")})
+                                    if k.startswith(("generated_", "input_"))})
     return report

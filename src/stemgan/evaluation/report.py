@@ -129,12 +129,15 @@ def realism_table(realism: dict[str, dict[str, dict[str, float]]]) -> str:
 
 
 def preservation_table(realism: dict[str, dict[str, dict[str, float]]]) -> str:
-    lines = ["| set | mean shift (pm) | 95th pct shift (pm) | columns found |", "|---|---|---|---|"]
+    lines = ["| set | mean shift (pm) | 95th pct shift (pm) | columns found | in G's noisy input: shift, found |",
+             "|---|---|---|---|---|"]
     for set_name, per_source in realism.items():
         g = per_source.get("generated", {})
         if "generated_mean_shift_pm" in g:
+            noisy = (f"{g['input_mean_shift_pm']:.1f} pm, {100 * g['input_fraction_found']:.1f}%"
+                     if "input_mean_shift_pm" in g else "—")
             lines.append(f"| {set_name} | {g['generated_mean_shift_pm']:.1f} | {g['generated_p95_shift_pm']:.1f} | "
-                         f"{100 * g['generated_fraction_found']:.1f}% |")
+                         f"{100 * g['generated_fraction_found']:.1f}% | {noisy} |")
     return "\n".join(lines)
 
 

@@ -25,9 +25,9 @@ class CycleGAN(keras.Model):
         self.cfg = cfg
         g, d = cfg.generator, cfg.discriminator
         self.gen_sim2exp = unet_generator(tile_size, g.depth, g.base_filters, g.max_filters, g.norm, g.dropout,
-                                          "generator_sim2exp", g.upsampling)
+                                          "generator_sim2exp", g.upsampling, g.residual)
         self.gen_exp2sim = unet_generator(tile_size, g.depth, g.base_filters, g.max_filters, g.norm, g.dropout,
-                                          "generator_exp2sim", g.upsampling)
+                                          "generator_exp2sim", g.upsampling, g.residual)
         self.disc_exp = patchgan_discriminator(tile_size, d.base_filters, d.n_layers, d.norm, "disc_exp")
         self.disc_sim = patchgan_discriminator(tile_size, d.base_filters, d.n_layers, d.norm, "disc_sim")
         self.disc_exp_fft = self.disc_sim_fft = None

@@ -10,8 +10,12 @@ from stemgan.models.fourier import FourierAmplitude
 
 
 def unet_generator(tile_size: int, depth: int, base_filters: int, max_filters: int, norm: str,
-                   dropout: float, name: str, upsampling: str = "transpose") -> keras.Model:
-    """pix2pix U-net: `depth` stride-2 downsamplings (8 for 256^2 = paper size), skips, tanh output."""
+                   dropout: float, name: str, upsampling: str = "transpose", residual: bool = False) -> keras.Model:
+    """pix2pix U-net: `depth` stride-2 downsamplings (8 for 256^2 = paper size), skips, tanh output.
+
+    residual=True returns input + tanh(U-net), as SimGAN's refiner: the network starts near the
+    identity, so atoms stay put and the input noise passes through, and it learns only the change.
+    """
     if tile_size % (2**depth):
         raise ValueError(f"tile size {tile_size} px must be divisible by 2**depth = {2**depth}")
     inputs = keras.Input((tile_size, tile_size, 1), name=f"{name}_input")
@@ -33,6 +37,8 @@ def unet_generator(tile_size: int, depth: int, base_filters: int, max_filters: i
     else:
         x = upscale_conv(x, 1, upsampling, use_bias=True)
     outputs = layers.Activation("tanh", dtype="float32")(x)
+    if residual:
+        outputs = layers.Add(dtype="float32", name=f"{name}_residual")([inputs, outputs])
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -29,11 +29,19 @@ def _inverse_symmetry(tiles: np.ndarray, index: int) -> np.ndarray:
     return np.rot90(out, -(index % 4), axes=(1, 2))
 
 
-def predict_tiled(predict: Predict, image: np.ndarray, tile: int, stride: int, tta: bool = False) -> np.ndarray:
-    """(H, W, C) prediction for a (H, W) image: tiles every `stride` px, window-weighted average."""
+# the symmetries that keep rows as rows (identity, rot180, left-right flip, up-down flip)
+SCAN_PRESERVING_VIEWS = (0, 2, 4, 6)
+
+
+def predict_tiled(predict: Predict, image: np.ndarray, tile: int, stride: int, tta: bool = False,
+                  scan_preserving: bool = False) -> np.ndarray:
+    """(H, W, C) prediction for a (H, W) image: tiles every `stride` px, window-weighted average.
+
+    tta averages over the 8 symmetries, or over the 4 scan-preserving ones for a network trained
+    only on those (so its row-wise scan artefacts are not averaged with column-wise copies)."""
     tiles, origins = cut_tiles(np.asarray(image, dtype=np.float32), tile, stride)
     tiles = tiles[..., None]
-    views = range(8) if tta else range(1)
+    views = (SCAN_PRESERVING_VIEWS if scan_preserving else range(8)) if tta else range(1)
     outputs = sum(_inverse_symmetry(np.asarray(predict(np.ascontiguousarray(_symmetries(tiles, v)))), v)
                   for v in views) / len(views)
     window = blend_window(tile)[..., None]

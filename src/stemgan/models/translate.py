@@ -71,22 +71,23 @@ def generator_refs(ref: str, out_dir: Path) -> list[tuple[str, Path]]:
 
 
 def translate_image(generator, image: np.ndarray, cfg: TranslateConfig, noise_std: float,
-                    rng: np.random.Generator, normalize: NormalizeConfig) -> np.ndarray:
-    """Normalise, add the training-time input noise, translate tile-wise; returns [-1, 1] float32."""
+                    rng: np.random.Generator, normalize: NormalizeConfig,
+                    scan_preserving: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Normalise, add the training-time input noise, translate tile-wise: (G(input), input), float32."""
     tile = int(generator.input_shape[1])
     x = normalize_image(image, normalize)
     if noise_std:
         x = x + noise_std * rng.standard_normal(x.shape).astype(np.float32)
     predict = lambda tiles: generator.predict(tiles, batch_size=cfg.batch_size, verbose=0)  # noqa: E731
-    return predict_tiled(predict, x, tile, cfg.stride_px, cfg.tta)[..., 0]
+    return predict_tiled(predict, x, tile, cfg.stride_px, cfg.tta, scan_preserving)[..., 0], x
 
 
 def run_translate(generator_ref: str, sim_dir: Path, out_dir: Path, cfg: TranslateConfig, normalize: NormalizeConfig,
-                  sim_noise_sigma: float, pixel_size_A: float) -> dict:
+                  sim_noise_sigma: float, pixel_size_A: float, scan_preserving: bool = False) -> dict:
     """Write out_dir/images/*.tif (float32, [-1, 1]) + labels/*.csv (unchanged) + label_preservation.json."""
     generator = load_generator(generator_ref)
     paths = list_images(Path(sim_dir) / "images")
-    simulated, generated, tables = [], [], []
+    simulated, noisy_inputs, generated, tables = [], [], [], []
     with atomic_directory(out_dir) as tmp:
         for path in tqdm(paths, desc=f"translate -> {out_dir}", unit="img"):
             image, pixel, _ = read_tiff(path)
@@ -95,16 +96,21 @@ def run_translate(generator_ref: str, sim_dir: Path, out_dir: Path, cfg: Transla
                            "simulate at ingest.working_pixel_size_A")
             label_file = Path(sim_dir) / "labels" / f"{path.stem}.csv"
             tables.append(read_labels(label_file))
-            out = translate_image(generator, image, cfg, 2.0 * sim_noise_sigma, item_rng(cfg.seed, path.stem), normalize)
+            out, noisy_input = translate_image(generator, image, cfg, 2.0 * sim_noise_sigma, item_rng(cfg.seed, path.stem), normalize,
+                                  scan_preserving)
             write_tiff(tmp / "images" / path.name, out, pixel_size_A, {"source": path.name, "generator": generator_ref})
             (tmp / "labels").mkdir(exist_ok=True)
             shutil.copyfile(label_file, tmp / "labels" / label_file.name)
             simulated.append(normalize_image(image, normalize))
+            noisy_inputs.append(noisy_input)
             generated.append(out)
         report = {
             "n_images": len(paths),
             **column_preservation(simulated, tables, pixel_size_A, cfg.column_min_separation_A,
                                   cfg.match_radius_A).as_dict("sim_"),
+            # the generator's own input (sim + noise): the column finder's floor on images this noisy
+            **column_preservation(noisy_inputs, tables, pixel_size_A, cfg.column_min_separation_A,
+                                  cfg.match_radius_A).as_dict("input_"),
             **column_preservation(generated, tables, pixel_size_A, cfg.column_min_separation_A,
                                   cfg.match_radius_A).as_dict("generated_"),
         }

@@ -142,7 +142,8 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
 
     noise_std = 2.0 * cfg.sim_noise_sigma  # tiles span [-1, 1], twice the paper's [0, 1] range
     # the data order depends on where training (re)starts, so a resumed run is reproducible too
-    dataset = unpaired_stream(sim_tiles, exp_tiles, cfg.batch_size, cfg.seed + 1000 * start_epoch, noise_std)
+    dataset = unpaired_stream(sim_tiles, exp_tiles, cfg.batch_size, cfg.seed + 1000 * start_epoch, noise_std,
+                              cfg.augment)
     sim_monitor = monitor_tiles(sim_tiles, cfg.monitor_tiles, cfg.seed, noise_std)
     exp_monitor = monitor_tiles(exp_tiles, cfg.monitor_tiles, cfg.seed)
 
