@@ -71,13 +71,10 @@ def generator_refs(ref: str, out_dir: Path) -> list[tuple[str, Path]]:
 
 
 def translate_image(generator, image: np.ndarray, cfg: TranslateConfig, noise_std: float,
-                    rng: np.random.Generator, normalize: NormalizeConfig,
-                    scan_preserving: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Normalise, add the training-time input noise, translate tile-wise: (G(input), input), float32."""
+                    rng: np.random.Generator, scan_preserving: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Add the training-time input noise to a normalised image, translate tile-wise: (G(input), input)."""
     tile = int(generator.input_shape[1])
-    x = normalize_image(image, normalize)
-    if noise_std:
-        x = x + noise_std * rng.standard_normal(x.shape).astype(np.float32)
+    x = image + noise_std * rng.standard_normal(image.shape).astype(np.float32) if noise_std else image
     predict = lambda tiles: generator.predict(tiles, batch_size=cfg.batch_size, verbose=0)  # noqa: E731
     return predict_tiled(predict, x, tile, cfg.stride_px, cfg.tta, scan_preserving)[..., 0], x
 
@@ -96,12 +93,12 @@ def run_translate(generator_ref: str, sim_dir: Path, out_dir: Path, cfg: Transla
                            "simulate at ingest.working_pixel_size_A")
             label_file = Path(sim_dir) / "labels" / f"{path.stem}.csv"
             tables.append(read_labels(label_file))
-            out, noisy_input = translate_image(generator, image, cfg, 2.0 * sim_noise_sigma, item_rng(cfg.seed, path.stem), normalize,
-                                  scan_preserving)
+            simulated.append(normalize_image(image, normalize))
+            out, noisy_input = translate_image(generator, simulated[-1], cfg, 2.0 * sim_noise_sigma,
+                                               item_rng(cfg.seed, path.stem), scan_preserving)
             write_tiff(tmp / "images" / path.name, out, pixel_size_A, {"source": path.name, "generator": generator_ref})
             (tmp / "labels").mkdir(exist_ok=True)
             shutil.copyfile(label_file, tmp / "labels" / label_file.name)
-            simulated.append(normalize_image(image, normalize))
             noisy_inputs.append(noisy_input)
             generated.append(out)
         report = {

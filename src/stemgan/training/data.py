@@ -15,9 +15,6 @@ def load_tile_sets(folders: list[Path]) -> np.ndarray:
     return np.concatenate([np.asarray(load_tiles(f), dtype=np.float32) for f in folders])[..., None]
 
 
-AUGMENTATIONS = ("dihedral", "scan_preserving")
-
-
 def augment(tile: tf.Tensor, seed: tf.Tensor, noise_std: float, symmetries: str = "dihedral") -> tf.Tensor:
     """A random symmetry of the square and optional Gaussian noise, stateless.
 
