@@ -154,6 +154,17 @@ def test_translate_with_identity_generator_preserves_labels(tmp_path, tiny_param
     at = lambda t: map_coordinates(image, [t.y_px, t.x_px], order=1)  # noqa: E731
     if len(vacancies):
         assert at(vacancies).max() < np.median(at(se2))
+    # the smooth input field is drawn per whole image: an identity generator passes on a field that
+    # is smooth everywhere, seams between translate tiles included
+    params["cyclegan"]["sim_noise_sigma"] = 0.0
+    params["cyclegan"]["sim_noise_field"] = {"sigma": 0.1, "correlation_A": 4.0}
+    run_cli("translate", "--generator", tmp_path / "identity.keras", "--sim", tmp_path / "sim",
+            "--out", tmp_path / "gen_field", "--params", write_params(tmp_path / "p_field.yaml", params))
+    with_field, _, _ = read_tiff(tmp_path / "gen_field/images/wse2_sim_00000.tif")
+    field = with_field - image
+    assert 0.05 < field.std() < 0.3
+    step = np.abs(np.diff(field, axis=1))
+    assert step.max() < 0.05 * np.ptp(field)
 
 
 def test_bad_generator_reference_is_one_line(tmp_path, tiny_params_file, mlflow_store):

@@ -105,7 +105,7 @@ def test_scan_preserving_augmentation_keeps_rows_as_rows(symmetries):
     # row-wise scan noise: every row constant, rows differ
     rows = np.random.default_rng(1).normal(size=(16, 1, 1)) * np.ones((16, 16, 1))
     tile = tf.constant(rows, tf.float32)
-    views = [augment(tile, tf.constant([s, 7], tf.int64), 0.0, symmetries).numpy() for s in range(40)]
+    views = [augment(tile, tf.constant([s, 7], tf.int64), None, symmetries).numpy() for s in range(40)]
     rows_kept = [np.ptp(v, axis=1).max() < 1e-6 for v in views]
     if symmetries == "scan_preserving":
         assert all(rows_kept)
@@ -141,3 +141,42 @@ def test_residual_generator_starts_near_identity_and_passes_noise():
     correlation = lambda a: np.corrcoef(a.ravel(), noise.ravel())[0, 1]  # noqa: E731
     # untrained, a residual refiner keeps the input's per-pixel noise; a plain U-net scrambles it
     assert correlation(residual) > 0.9 and abs(correlation(plain)) < 0.5
+
+
+def test_smooth_input_field_has_its_amplitude_and_correlation_length():
+    from stemgan.training.input_noise import gaussian_random_field
+
+    white = np.random.default_rng(3).standard_normal((8, 256, 256)).astype(np.float32)
+    field = gaussian_random_field(white, correlation_px=8.0).numpy()
+    assert abs(field.std() - 1.0) < 0.1
+    # Gaussian covariance exp(-r^2 / 4c^2): ~0.94 at r = c/2, ~0.14 at r = 2.8c; white noise has none
+    lag = lambda f, r: np.mean(f * np.roll(f, r, axis=-1)) / np.mean(f * f)  # noqa: E731
+    assert lag(field, 4) > 0.85 and lag(field, 22) < 0.3 and abs(lag(white, 4)) < 0.02
+
+
+def test_input_field_gives_tiles_random_offsets_and_is_off_by_default():
+    from stemgan.training.data import augment
+    from stemgan.training.input_noise import InputNoise
+
+    zeros = tf.zeros((32, 32, 1))
+    seeds = [tf.constant([s, 5], tf.int64) for s in range(60)]
+    white_only = np.stack([augment(zeros, s, InputNoise(0.2)).numpy() for s in seeds])
+    with_field = np.stack([augment(zeros, s, InputNoise(0.2, 0.2, 48.0)).numpy() for s in seeds])
+    # white noise averages out over a tile; a field of 48 px correlation moves the whole tile
+    assert white_only.mean(axis=(1, 2, 3)).std() < 0.02
+    assert 0.1 < with_field.mean(axis=(1, 2, 3)).std() < 0.3
+    # same seed, same white draws: what the field adds is smooth (white noise would step by ~0.3)
+    assert np.abs(np.diff(with_field - white_only, axis=2)).max() < 0.02
+    again = augment(zeros, seeds[0], InputNoise(0.2, 0.2, 48.0)).numpy()
+    np.testing.assert_array_equal(again, with_field[0])
+
+
+def test_field_amplitude_estimate_recovers_a_known_field_and_is_zero_for_a_clean_set():
+    from stemgan.training.data import FIELD_CANVAS_TILES, augment
+    from stemgan.training.input_noise import InputNoise, estimate_field_sigma
+
+    sim = lattice_tiles(300, 32, 4)
+    known = InputNoise(0.0, 2 * 0.05, 16.0)  # sigma 0.05 in the paper's [0, 1] units
+    exp = np.stack([augment(tf.constant(t), tf.constant([i, 3], tf.int64), known).numpy() for i, t in enumerate(sim)])
+    assert estimate_field_sigma(sim, exp, 16.0, FIELD_CANVAS_TILES) == pytest.approx(0.05, rel=0.25)
+    assert estimate_field_sigma(sim, lattice_tiles(300, 32, 5), 16.0, FIELD_CANVAS_TILES) == pytest.approx(0.0, abs=0.01)

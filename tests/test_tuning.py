@@ -82,9 +82,16 @@ def test_tiny_study_end_to_end_with_mlflow_and_resume(tmp_path, inputs, mlflow_s
     # promotion: the best trial's generator becomes the champion and is loadable by alias
     promoted = run_cli("promote", "--storage", storage, "--params", params_file, cwd=tmp_path)
     assert "is now @champion" in promoted.stdout
-    from stemgan.models.translate import load_generator
+    from stemgan.config import load_section
+    from stemgan.models.translate import generator_input_noise, load_generator
 
     assert load_generator("models:/wse2-day_a-generator@champion").input_shape[1] == 64
+    # translate adds the noise the champion was trained with, read from its training run
+    champion = client.get_model_version_by_alias("wse2-day_a-generator", "champion")
+    logged = client.get_run(champion.run_id).data.params
+    noise = generator_input_noise("models:/wse2-day_a-generator@champion", load_section("cyclegan", params_file), 0.2074)
+    assert noise.field_std == pytest.approx(float(logged["input_noise.field_std"]))
+    assert noise.white_std == pytest.approx(0.2)
 
 
 @pytest.mark.slow

@@ -200,6 +200,14 @@ class GeneratorConfig:
 
 
 @dataclass(frozen=True)
+class NoiseFieldConfig:
+    """Smooth random field added to the simulations with the white noise (0 = the paper's white noise only)."""
+
+    sigma: Optional[float] = None  # fraction of the full intensity range, as sim_noise_sigma; null: estimated per set
+    correlation_A: float = 10.0    # Gaussian correlation length: about the size of contamination patches
+
+
+@dataclass(frozen=True)
 class DiscriminatorConfig:
     """PatchGAN: n_layers = 3 gives the 70x70 receptive field."""
 
@@ -226,6 +234,7 @@ class CycleGANConfig:
     fft_window: bool = True
     pool_size: int = 50
     sim_noise_sigma: float = 0.1            # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1])
+    sim_noise_field: NoiseFieldConfig = NoiseFieldConfig()
     augment: str = "dihedral"               # dihedral (8 symmetries, the paper's) | scan_preserving (4)
     generator: GeneratorConfig = GeneratorConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
@@ -251,6 +260,8 @@ class CycleGANConfig:
             problems.append("generator.upsampling in resize, transpose")
         if not 0 <= self.fft_weight <= 1 or self.lambda_cycle < 0 or self.lambda_identity < 0 or self.sim_noise_sigma < 0:
             problems.append("0 <= fft_weight <= 1 and non-negative lambdas and sim_noise_sigma")
+        if (self.sim_noise_field.sigma or 0.0) < 0 or self.sim_noise_field.correlation_A <= 0:
+            problems.append("sim_noise_field.sigma >= 0 and sim_noise_field.correlation_A > 0")
         if problems:
             raise StemganError(f"{where}: need {'; '.join(problems)}")
 

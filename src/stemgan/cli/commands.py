@@ -155,17 +155,19 @@ def register_translate(sub) -> None:
 
 def _translate(args) -> None:
     from stemgan.config import load_section, read_params
-    from stemgan.models.translate import generator_refs, run_translate
-    from stemgan.tracking.mlflow_runs import log_metrics, start_or_resume
+    from stemgan.models.translate import generator_input_noise, generator_refs, run_translate
+    from stemgan.tracking.mlflow_runs import log_metrics, setup_tracking, start_or_resume
 
     params = read_params(args.params)
     cfg = load_section("translate", args.params, params)
     cyclegan = load_section("cyclegan", args.params, params)
     normalize = load_section("tile", args.params, params).normalize
     pixel = load_section("ingest", args.params, params).working_pixel_size_A
+    setup_tracking()
     for ref, out in generator_refs(args.generator, args.out):
         start = time.perf_counter()
-        report = run_translate(ref, args.sim, out, cfg, normalize, cyclegan.sim_noise_sigma, pixel,
+        noise = generator_input_noise(ref, cyclegan, pixel)
+        report = run_translate(ref, args.sim, out, cfg, normalize, noise, pixel,
                                scan_preserving=cyclegan.augment == "scan_preserving")
         run, _ = start_or_resume(cfg.experiment, f"translate {out}", None,
                                  tags={"stage": "translate", "generator": ref, "sim": str(args.sim)})
@@ -175,7 +177,8 @@ def _translate(args) -> None:
               f"{report['generated_mean_shift_pm']:.1f} pm mean / {report['generated_p95_shift_pm']:.1f} pm p95, "
               f"{100 * report['generated_fraction_found']:.1f}% found (pristine sims: "
               f"{100 * report['sim_fraction_found']:.1f}%; the noisy input: {report['input_mean_shift_pm']:.1f} pm, "
-              f"{100 * report['input_fraction_found']:.1f}%) ({time.perf_counter() - start:.0f} s)")
+              f"{100 * report['input_fraction_found']:.1f}%); input noise sigma {noise.white_std / 2:.3g} white + "
+              f"{noise.field_std / 2:.3g} smooth field ({time.perf_counter() - start:.0f} s)")
 
 
 def register_profile_args(sub) -> None:

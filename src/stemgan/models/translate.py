@@ -5,6 +5,7 @@ Labels are copied unchanged; whether they still hold is measured (atom-column sh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from stemgan.config import NormalizeConfig, TranslateConfig
+from stemgan.config import CycleGANConfig, NormalizeConfig, TranslateConfig
 from stemgan.data.files import atomic_directory
 from stemgan.data.ingest import list_images
 from stemgan.data.labels_io import read_labels
@@ -22,6 +23,7 @@ from stemgan.errors import StemganError, fail
 from stemgan.evaluation.preservation import column_preservation
 from stemgan.models.tiled_inference import predict_tiled
 from stemgan.seeding import item_rng
+from stemgan.training.input_noise import InputNoise
 
 GENERATOR_FILE = "generator_sim2exp.keras"
 
@@ -61,6 +63,44 @@ def load_keras_model(ref: str):
         raise fail(path, f"not a Keras model ({str(exc).splitlines()[0]})", "give a .keras file saved by stemgan") from exc
 
 
+def generator_input_noise(ref: str, cyclegan: CycleGANConfig, pixel_size_A: float) -> InputNoise:
+    """The input noise G was trained with (its smooth-field amplitude may have been estimated from the
+    data): input_noise.json beside a generator folder or file, the training run's logged input_noise.*
+    params for an MLflow URI, else params.yaml's cyclegan section (an estimated field then off)."""
+    from stemgan.training.cyclegan_train import INPUT_NOISE_FILE
+
+    path = Path(ref)
+    for candidate in (path / INPUT_NOISE_FILE, path.parent / INPUT_NOISE_FILE):
+        if not ref.startswith(("models:/", "runs:/")) and candidate.is_file():
+            return InputNoise.load(candidate)
+    if ref.startswith(("models:/", "runs:/")):
+        logged = _logged_input_noise(ref)
+        if logged is not None:
+            return logged
+    return InputNoise.from_config(cyclegan, pixel_size_A)
+
+
+def _logged_input_noise(ref: str) -> InputNoise | None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    target = ref.split(":/", 1)[1]
+    try:
+        if ref.startswith("runs:/"):
+            run_id = target.split("/")[0]
+        elif "@" in target:
+            run_id = client.get_model_version_by_alias(*target.split("@", 1)).run_id
+        else:
+            run_id = client.get_model_version(*target.split("/", 1)).run_id
+        params = client.get_run(run_id).data.params
+    except Exception:  # an unknown model or run: load_generator says so in one line
+        return None
+    fields = [f.name for f in dataclasses.fields(InputNoise)]
+    if not all(f"input_noise.{f}" in params for f in fields):
+        return None
+    return InputNoise(**{f: float(params[f"input_noise.{f}"]) for f in fields})
+
+
 def generator_refs(ref: str, out_dir: Path) -> list[tuple[str, Path]]:
     """(generator reference, output folder) pairs: a training folder with seed_<k>/ gives one per seed."""
     path = Path(ref)
@@ -70,17 +110,19 @@ def generator_refs(ref: str, out_dir: Path) -> list[tuple[str, Path]]:
     return [(ref, Path(out_dir))]
 
 
-def translate_image(generator, image: np.ndarray, cfg: TranslateConfig, noise_std: float,
+def translate_image(generator, image: np.ndarray, cfg: TranslateConfig, noise: InputNoise,
                     rng: np.random.Generator, scan_preserving: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Add the training-time input noise to a normalised image, translate tile-wise: (G(input), input)."""
+    """Add the training-time input noise to a normalised image, translate tile-wise: (G(input), input).
+
+    The noise is drawn for the whole image, so a smooth field stays continuous across tiles."""
     tile = int(generator.input_shape[1])
-    x = image + noise_std * rng.standard_normal(image.shape).astype(np.float32) if noise_std else image
+    x = noise.draw(image, rng) if noise.white_std > 0 or noise.has_field else image
     predict = lambda tiles: generator.predict(tiles, batch_size=cfg.batch_size, verbose=0)  # noqa: E731
     return predict_tiled(predict, x, tile, cfg.stride_px, cfg.tta, scan_preserving)[..., 0], x
 
 
 def run_translate(generator_ref: str, sim_dir: Path, out_dir: Path, cfg: TranslateConfig, normalize: NormalizeConfig,
-                  sim_noise_sigma: float, pixel_size_A: float, scan_preserving: bool = False) -> dict:
+                  noise: InputNoise, pixel_size_A: float, scan_preserving: bool = False) -> dict:
     """Write out_dir/images/*.tif (float32, [-1, 1]) + labels/*.csv (unchanged) + label_preservation.json."""
     generator = load_generator(generator_ref)
     paths = list_images(Path(sim_dir) / "images")
@@ -94,7 +136,7 @@ def run_translate(generator_ref: str, sim_dir: Path, out_dir: Path, cfg: Transla
             label_file = Path(sim_dir) / "labels" / f"{path.stem}.csv"
             tables.append(read_labels(label_file))
             simulated.append(normalize_image(image, normalize))
-            out, noisy_input = translate_image(generator, simulated[-1], cfg, 2.0 * sim_noise_sigma,
+            out, noisy_input = translate_image(generator, simulated[-1], cfg, noise,
                                                item_rng(cfg.seed, path.stem), scan_preserving)
             write_tiff(tmp / "images" / path.name, out, pixel_size_A, {"source": path.name, "generator": generator_ref})
             (tmp / "labels").mkdir(exist_ok=True)
@@ -103,6 +145,7 @@ def run_translate(generator_ref: str, sim_dir: Path, out_dir: Path, cfg: Transla
             generated.append(out)
         report = {
             "n_images": len(paths),
+            "noise_white_sigma": noise.white_std / 2, "noise_field_sigma": noise.field_std / 2,  # [0, 1]-range units
             **column_preservation(simulated, tables, pixel_size_A, cfg.column_min_separation_A,
                                   cfg.match_radius_A).as_dict("sim_"),
             # the generator's own input (sim + noise): the column finder's floor on images this noisy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import dataclasses
 import math
 import shutil
 import sys
@@ -18,10 +19,11 @@ from stemgan.data.files import atomic_directory
 from stemgan.errors import StemganError
 
 FINGERPRINT_FILE = "fingerprint.json"
+INPUT_NOISE_FILE = "input_noise.json"  # beside the generators: the noise translate must add
 # the code that defines a cycleGAN training (also the train_cyclegan stage's deps in dvc.yaml)
 TRAINING_SOURCES = ("models/blocks.py", "models/networks.py", "models/fourier.py", "models/losses.py",
                     "models/image_pool.py", "models/schedule.py", "models/cyclegan.py", "training/data.py",
-                    "training/callbacks.py", "training/cyclegan_train.py")
+                    "training/input_noise.py", "training/callbacks.py", "training/cyclegan_train.py")
 
 
 @dataclass
@@ -31,6 +33,7 @@ class CycleGANRun:
     final: dict
     out_dir: Path
     model_uri: str | None = None  # the MLflow logged generator (for registration)
+    input_noise: object = None    # the InputNoise G was trained with (translate must use the same)
 
 
 def configure_precision_and_strategy(cfg: CycleGANConfig):
@@ -85,10 +88,11 @@ def prepare_checkpoint_dir(checkpoint_dir: Path, print_fn=print, fingerprint_val
     marker.write_text(json.dumps({"fingerprint": fingerprint_value}))
 
 
-def monitor_tiles(tiles: np.ndarray, count: int, seed: int, noise_std: float = 0.0) -> np.ndarray:
+def monitor_tiles(tiles: np.ndarray, count: int, seed: int, noise=None) -> np.ndarray:
+    """`count` tiles chosen by `seed`, with the generator's input noise (an InputNoise) if given."""
     rng = np.random.default_rng(seed)
     chosen = tiles[rng.permutation(len(tiles))[:count]]
-    return (chosen + noise_std * rng.standard_normal(chosen.shape)).astype(np.float32) if noise_std else chosen
+    return noise.draw(chosen, rng).astype(np.float32) if noise else chosen
 
 
 def data_tags(sim_dirs: Sequence[Path], exp_dirs: Sequence[Path]) -> dict[str, str]:
@@ -113,7 +117,8 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
     import tensorflow as tf
 
     from stemgan.training.callbacks import EpochCheckpoint, MlflowEpochLogger, RealismMonitor, SampleGrid
-    from stemgan.training.data import load_tile_sets, unpaired_stream
+    from stemgan.training.data import FIELD_CANVAS_TILES, load_tile_sets, unpaired_stream
+    from stemgan.training.input_noise import InputNoise, estimate_field_sigma
     from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, flatten, start_or_resume
 
     cfg.check()
@@ -140,11 +145,13 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
     start_epoch = int(epoch_counter.numpy())
 
-    noise_std = 2.0 * cfg.sim_noise_sigma  # tiles span [-1, 1], twice the paper's [0, 1] range
+    field_sigma = estimate_field_sigma(sim_tiles, exp_tiles, cfg.sim_noise_field.correlation_A / pixel_size_A,
+                                       FIELD_CANVAS_TILES, cfg.seed) if cfg.sim_noise_field.sigma is None else None
+    noise = InputNoise.from_config(cfg, pixel_size_A, field_sigma)
     # the data order depends on where training (re)starts, so a resumed run is reproducible too
-    dataset = unpaired_stream(sim_tiles, exp_tiles, cfg.batch_size, cfg.seed + 1000 * start_epoch, noise_std,
+    dataset = unpaired_stream(sim_tiles, exp_tiles, cfg.batch_size, cfg.seed + 1000 * start_epoch, noise,
                               cfg.augment)
-    sim_monitor = monitor_tiles(sim_tiles, cfg.monitor_tiles, cfg.seed, noise_std)
+    sim_monitor = monitor_tiles(sim_tiles, cfg.monitor_tiles, cfg.seed, noise)
     exp_monitor = monitor_tiles(exp_tiles, cfg.monitor_tiles, cfg.seed)
 
     run, resumed = start_or_resume(cfg.experiment, run_name, checkpoint_dir, parent_run_id,
@@ -152,7 +159,8 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
     with run:
         if not resumed:
             mlflow.log_params({**flatten(as_dict(cfg)), "tile_size_px": tile_size, "steps_per_epoch": steps,
-                               "n_sim_tiles": len(sim_tiles), "n_exp_tiles": len(exp_tiles)})
+                               "n_sim_tiles": len(sim_tiles), "n_exp_tiles": len(exp_tiles),
+                               **flatten({"input_noise": dataclasses.asdict(noise)})})
         history_cb = keras.callbacks.History()
         callbacks = [RealismMonitor(sim_monitor, exp_monitor, pixel_size_A), keras.callbacks.TerminateOnNaN(),
                      *extra_callbacks, MlflowEpochLogger(), SampleGrid(sim_monitor, exp_monitor, cfg.sample_every_epochs),
@@ -165,17 +173,19 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
         if any(not math.isfinite(v) for v in final.values()) or epochs_done < cfg.epochs:
             raise StemganError(f"train-cyclegan: training stopped at epoch {epochs_done} with non-finite losses; "
                                "lower cyclegan.lr or check the input tiles")
-        _export(model, out_dir, run.info.run_id, epochs_done, final, history_cb.history, sim_monitor, exp_monitor)
+        _export(model, out_dir, run.info.run_id, epochs_done, final, history_cb.history, sim_monitor, exp_monitor,
+                noise)
         model_uri = None
         if log_model:
             import mlflow.tensorflow
 
             model_uri = mlflow.tensorflow.log_model(model.gen_sim2exp, name="generator_sim2exp",
                                                     pip_requirements=MODEL_PIP_REQUIREMENTS).model_uri
-        return CycleGANRun(run.info.run_id, epochs_done, final, out_dir, model_uri)
+        return CycleGANRun(run.info.run_id, epochs_done, final, out_dir, model_uri, noise)
 
 
-def _export(model, out_dir: Path, run_id: str, epochs_done: int, final: dict, history: dict, sim_monitor, exp_monitor):
+def _export(model, out_dir: Path, run_id: str, epochs_done: int, final: dict, history: dict, sim_monitor, exp_monitor,
+            noise):
     import pandas as pd
 
     from stemgan.evaluation.figures import cycle_grid
@@ -183,6 +193,7 @@ def _export(model, out_dir: Path, run_id: str, epochs_done: int, final: dict, hi
     with atomic_directory(out_dir) as tmp:
         model.gen_sim2exp.save(tmp / "generator_sim2exp.keras")
         model.gen_exp2sim.save(tmp / "generator_exp2sim.keras")
+        noise.save(tmp / INPUT_NOISE_FILE)
         pd.DataFrame(history).to_csv(tmp / "history.csv", index_label="epoch_index")
         (tmp / "metrics.json").write_text(json.dumps({"mlflow_run_id": run_id, "epochs": epochs_done, **final}, indent=2))
         fake = model.gen_sim2exp.predict(sim_monitor[:4], verbose=0)

@@ -8,6 +8,9 @@ import numpy as np
 import tensorflow as tf
 
 from stemgan.data.tiles import load_tiles
+from stemgan.training.input_noise import InputNoise
+
+FIELD_CANVAS_TILES = 4  # the smooth input field is drawn on a 4x4-tile canvas: about a whole image
 
 
 def load_tile_sets(folders: list[Path]) -> np.ndarray:
@@ -15,8 +18,8 @@ def load_tile_sets(folders: list[Path]) -> np.ndarray:
     return np.concatenate([np.asarray(load_tiles(f), dtype=np.float32) for f in folders])[..., None]
 
 
-def augment(tile: tf.Tensor, seed: tf.Tensor, noise_std: float, symmetries: str = "dihedral") -> tf.Tensor:
-    """A random symmetry of the square and optional Gaussian noise, stateless.
+def augment(tile: tf.Tensor, seed: tf.Tensor, noise: InputNoise | None = None, symmetries: str = "dihedral") -> tf.Tensor:
+    """A random symmetry of the square and optional input noise (white, smooth field), stateless.
 
     `dihedral`: rot90^k and a flip (all 8, the paper's). `scan_preserving`: only the 4 that keep rows
     as rows (identity, flips, rot180), so row-wise scan artefacts of experimental tiles keep their
@@ -28,25 +31,29 @@ def augment(tile: tf.Tensor, seed: tf.Tensor, noise_std: float, symmetries: str 
     tile = tf.image.rot90(tile, k)
     flip = tf.random.stateless_uniform([], seed + 1) < 0.5
     tile = tf.cond(flip, lambda: tf.image.flip_left_right(tile), lambda: tile)
-    if noise_std > 0:
-        tile = tile + noise_std * tf.random.stateless_normal(tf.shape(tile), seed + 2)
+    if noise is not None and (noise.white_std > 0 or noise.has_field):
+        field_white = None
+        if noise.has_field:
+            grid = noise.field_grid(FIELD_CANVAS_TILES * tile.shape[0], FIELD_CANVAS_TILES * tile.shape[1])
+            field_white = tf.random.stateless_normal((*grid, 1), seed + 3)
+        tile = noise.apply(tile, tf.random.stateless_normal(tf.shape(tile), seed + 2), field_white)
     return tile
 
 
-def tile_stream(tiles: np.ndarray, batch_size: int, seed: int, noise_std: float = 0.0,
+def tile_stream(tiles: np.ndarray, batch_size: int, seed: int, noise: InputNoise | None = None,
                 symmetries: str = "dihedral") -> tf.data.Dataset:
     """Endless shuffled, augmented batches of tiles; every random draw derives from `seed`."""
     ds = tf.data.Dataset.from_tensor_slices(tiles).shuffle(len(tiles), seed=seed, reshuffle_each_iteration=True)
     ds = ds.repeat()
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    ds = tf.data.Dataset.zip(ds, seeds).map(lambda t, s: augment(t, s, noise_std, symmetries),
+    ds = tf.data.Dataset.zip(ds, seeds).map(lambda t, s: augment(t, s, noise, symmetries),
                                              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=True)
 
 
 def unpaired_stream(sim_tiles: np.ndarray, exp_tiles: np.ndarray, batch_size: int, seed: int,
-                    sim_noise_std: float, symmetries: str = "dihedral") -> tf.data.Dataset:
+                    sim_noise: InputNoise, symmetries: str = "dihedral") -> tf.data.Dataset:
     """(sim batch + noise, experimental batch) pairs, unaligned, for the cycleGAN."""
-    sim = tile_stream(sim_tiles, batch_size, seed, sim_noise_std, symmetries)
-    exp = tile_stream(exp_tiles, batch_size, seed + 1, 0.0, symmetries)
+    sim = tile_stream(sim_tiles, batch_size, seed, sim_noise, symmetries)
+    exp = tile_stream(exp_tiles, batch_size, seed + 1, None, symmetries)
     return tf.data.Dataset.zip(sim, exp).prefetch(tf.data.AUTOTUNE)

@@ -79,7 +79,7 @@ def crop_stream(images: np.ndarray, targets: np.ndarray, tile: int, batch: int, 
 
     def sample(item, s):
         crop = tf.image.stateless_random_crop(item, (tile, tile, channels), s)
-        crop = augment(crop, s + 3, 0.0)
+        crop = augment(crop, s + 3)
         image, target = crop[..., :1], crop[..., 1:]
         if noise_std:
             image = image + noise_std * tf.random.stateless_normal(tf.shape(image), s + 7)

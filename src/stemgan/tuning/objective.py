@@ -79,7 +79,7 @@ def run_trial(trial, ctx: TrialContext) -> float:
     trial.set_user_attr("model_uri", gan.model_uri)
     generated = trial_dir / "generated"
     preservation = run_translate(str(gan.out_dir), ctx.sim_dir, generated, ctx.translate, ctx.normalize,
-                                 cfg.sim_noise_sigma, pixel)
+                                 gan.input_noise, pixel)
     fcn = dataclasses.replace(ctx.fcn, steps=ctx.tune.fcn_steps)
     train = load_labelled(generated, ctx.normalize, ctx.ingest, fcn.tile_size_px)
     val = [item for folder in ctx.table1.sets[ctx.tune.set]
