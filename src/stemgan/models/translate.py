@@ -32,7 +32,7 @@ def load_generator(ref: str):
     """A Keras generator from a .keras file, a training output folder, or an MLflow URI
     (`models:/<name>@champion`, `models:/<name>/<version>`, `runs:/<id>/generator_sim2exp`)."""
     path = Path(ref)
-    if not ref.startswith(("models:/", "runs:/")) and path.is_dir():
+    if not _is_mlflow_uri(ref) and path.is_dir():
         ref = str(path / GENERATOR_FILE)
     return load_keras_model(ref)
 
@@ -43,7 +43,7 @@ def load_keras_model(ref: str):
 
     import stemgan.models.fourier  # noqa: F401  (registers custom layers for deserialisation)
 
-    if ref.startswith(("models:/", "runs:/")):
+    if _is_mlflow_uri(ref):
         import mlflow.tensorflow
 
         from stemgan.tracking.mlflow_runs import setup_tracking
@@ -69,15 +69,20 @@ def generator_input_noise(ref: str, cyclegan: CycleGANConfig, pixel_size_A: floa
     params for an MLflow URI, else params.yaml's cyclegan section (an estimated field then off)."""
     from stemgan.training.cyclegan_train import INPUT_NOISE_FILE
 
-    path = Path(ref)
-    for candidate in (path / INPUT_NOISE_FILE, path.parent / INPUT_NOISE_FILE):
-        if not ref.startswith(("models:/", "runs:/")) and candidate.is_file():
-            return InputNoise.load(candidate)
-    if ref.startswith(("models:/", "runs:/")):
+    if _is_mlflow_uri(ref):
         logged = _logged_input_noise(ref)
         if logged is not None:
             return logged
+    else:
+        path = Path(ref)
+        for candidate in (path / INPUT_NOISE_FILE, path.parent / INPUT_NOISE_FILE):
+            if candidate.is_file():
+                return InputNoise.load(candidate)
     return InputNoise.from_config(cyclegan, pixel_size_A)
+
+
+def _is_mlflow_uri(ref: str) -> bool:
+    return ref.startswith(("models:/", "runs:/"))
 
 
 def _logged_input_noise(ref: str) -> InputNoise | None:
@@ -104,7 +109,7 @@ def _logged_input_noise(ref: str) -> InputNoise | None:
 def generator_refs(ref: str, out_dir: Path) -> list[tuple[str, Path]]:
     """(generator reference, output folder) pairs: a training folder with seed_<k>/ gives one per seed."""
     path = Path(ref)
-    seeds = sorted(path.glob("seed_*/" + GENERATOR_FILE)) if not ref.startswith(("models:/", "runs:/")) else []
+    seeds = sorted(path.glob("seed_*/" + GENERATOR_FILE)) if not _is_mlflow_uri(ref) else []
     if seeds:
         return [(str(p.parent), Path(out_dir) / p.parent.name) for p in seeds]
     return [(ref, Path(out_dir))]
@@ -116,7 +121,7 @@ def translate_image(generator, image: np.ndarray, cfg: TranslateConfig, noise: I
 
     The noise is drawn for the whole image, so a smooth field stays continuous across tiles."""
     tile = int(generator.input_shape[1])
-    x = noise.draw(image, rng) if noise.white_std > 0 or noise.has_field else image
+    x = noise.draw(image, rng) if noise.adds_noise else image
     predict = lambda tiles: generator.predict(tiles, batch_size=cfg.batch_size, verbose=0)  # noqa: E731
     return predict_tiled(predict, x, tile, cfg.stride_px, cfg.tta, scan_preserving)[..., 0], x
 

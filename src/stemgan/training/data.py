@@ -31,7 +31,7 @@ def augment(tile: tf.Tensor, seed: tf.Tensor, noise: InputNoise | None = None, s
     tile = tf.image.rot90(tile, k)
     flip = tf.random.stateless_uniform([], seed + 1) < 0.5
     tile = tf.cond(flip, lambda: tf.image.flip_left_right(tile), lambda: tile)
-    if noise is not None and (noise.white_std > 0 or noise.has_field):
+    if noise is not None and noise.adds_noise:
         field_white = None
         if noise.has_field:
             grid = noise.field_grid(FIELD_CANVAS_TILES * tile.shape[0], FIELD_CANVAS_TILES * tile.shape[1])

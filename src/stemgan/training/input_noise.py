@@ -47,6 +47,10 @@ class InputNoise:
         return self.field_std > 0
 
     @property
+    def adds_noise(self) -> bool:
+        return self.white_std > 0 or self.has_field
+
+    @property
     def field_step_px(self) -> int:
         # a field this smooth is sampled finely enough every c/4 px and interpolated in between
         return max(1, int(self.field_correlation_px // 4))
