@@ -180,3 +180,14 @@ def test_field_amplitude_estimate_recovers_a_known_field_and_is_zero_for_a_clean
     exp = np.stack([augment(tf.constant(t), tf.constant([i, 3], tf.int64), known).numpy() for i, t in enumerate(sim)])
     assert estimate_field_sigma(sim, exp, 16.0, FIELD_CANVAS_TILES) == pytest.approx(0.05, rel=0.25)
     assert estimate_field_sigma(sim, lattice_tiles(300, 32, 5), 16.0, FIELD_CANVAS_TILES) == pytest.approx(0.0, abs=0.01)
+
+
+def test_white_amplitude_estimate_reads_the_noise_floor_not_the_lattice_or_smooth_offsets():
+    from stemgan.training.input_noise import InputNoise, estimate_white_sigma
+
+    sim = lattice_tiles(300, 32, 4)
+    rng = np.random.default_rng(6)
+    smooth = InputNoise(0.0, 2 * 0.1, 16.0).draw(np.zeros_like(sim), rng)
+    exp = sim + smooth + rng.normal(0.0, 2 * 0.04, sim.shape).astype(np.float32)  # sigma 0.04 on [0, 1]
+    assert estimate_white_sigma(sim, exp, pixel_size_A=0.2) == pytest.approx(0.04, rel=0.1)
+    assert estimate_white_sigma(sim, lattice_tiles(300, 32, 5), pixel_size_A=0.2) == pytest.approx(0.0, abs=0.005)

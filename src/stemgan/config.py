@@ -233,7 +233,8 @@ class CycleGANConfig:
     fft_weight: float = 0.5                 # generator adversarial = (1-w) real space + w Fourier
     fft_window: bool = True
     pool_size: int = 50
-    sim_noise_sigma: float = 0.1            # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1])
+    sim_noise_sigma: Optional[float] = 0.1  # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1]);
+                                            # null: estimated per set from the experimental noise floor
     sim_noise_field: NoiseFieldConfig = NoiseFieldConfig()
     augment: str = "dihedral"               # dihedral (8 symmetries, the paper's) | scan_preserving (4)
     generator: GeneratorConfig = GeneratorConfig()
@@ -258,7 +259,8 @@ class CycleGANConfig:
             problems.append("augment in dihedral, scan_preserving")
         if self.generator.upsampling not in ("resize", "transpose"):
             problems.append("generator.upsampling in resize, transpose")
-        if not 0 <= self.fft_weight <= 1 or self.lambda_cycle < 0 or self.lambda_identity < 0 or self.sim_noise_sigma < 0:
+        if not 0 <= self.fft_weight <= 1 or self.lambda_cycle < 0 or self.lambda_identity < 0 \
+                or (self.sim_noise_sigma or 0.0) < 0:
             problems.append("0 <= fft_weight <= 1 and non-negative lambdas and sim_noise_sigma")
         if (self.sim_noise_field.sigma or 0.0) < 0 or self.sim_noise_field.correlation_A <= 0:
             problems.append("sim_noise_field.sigma >= 0 and sim_noise_field.correlation_A > 0")

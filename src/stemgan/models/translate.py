@@ -64,9 +64,10 @@ def load_keras_model(ref: str):
 
 
 def generator_input_noise(ref: str, cyclegan: CycleGANConfig, pixel_size_A: float) -> InputNoise:
-    """The input noise G was trained with (its smooth-field amplitude may have been estimated from the
-    data): input_noise.json beside a generator folder or file, the training run's logged input_noise.*
-    params for an MLflow URI, else params.yaml's cyclegan section (an estimated field then off)."""
+    """The input noise G was trained with (its amplitudes may have been estimated from the data):
+    input_noise.json beside a generator folder or file, the training run's logged input_noise.*
+    params for an MLflow URI, else params.yaml's cyclegan section (where that leaves an amplitude to
+    be estimated: no field, and the paper's white 0.1)."""
     from stemgan.training.cyclegan_train import INPUT_NOISE_FILE
 
     if _is_mlflow_uri(ref):

@@ -118,7 +118,7 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
 
     from stemgan.training.callbacks import EpochCheckpoint, MlflowEpochLogger, RealismMonitor, SampleGrid
     from stemgan.training.data import FIELD_CANVAS_TILES, load_tile_sets, unpaired_stream
-    from stemgan.training.input_noise import InputNoise, estimate_field_sigma
+    from stemgan.training.input_noise import InputNoise, estimate_field_sigma, estimate_white_sigma
     from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, flatten, start_or_resume
 
     cfg.check()
@@ -147,7 +147,9 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
 
     field_sigma = estimate_field_sigma(sim_tiles, exp_tiles, cfg.sim_noise_field.correlation_A / pixel_size_A,
                                        FIELD_CANVAS_TILES, cfg.seed) if cfg.sim_noise_field.sigma is None else None
-    noise = InputNoise.from_config(cfg, pixel_size_A, field_sigma)
+    white_sigma = estimate_white_sigma(sim_tiles, exp_tiles, pixel_size_A, seed=cfg.seed) \
+        if cfg.sim_noise_sigma is None else None
+    noise = InputNoise.from_config(cfg, pixel_size_A, field_sigma, white_sigma)
     # the data order depends on where training (re)starts, so a resumed run is reproducible too
     dataset = unpaired_stream(sim_tiles, exp_tiles, cfg.batch_size, cfg.seed + 1000 * start_epoch, noise,
                               cfg.augment)

@@ -20,6 +20,9 @@ import tensorflow as tf
 from stemgan.config import CycleGANConfig
 
 
+PAPER_WHITE_SIGMA = 0.1  # N(0, 0.1) on [0, 1]-scaled simulations
+
+
 @dataclass(frozen=True)
 class InputNoise:
     """Amplitudes in tile units ([-1, 1], twice the paper's [0, 1] range); correlation in pixels."""
@@ -29,11 +32,15 @@ class InputNoise:
     field_correlation_px: float = 0.0
 
     @classmethod
-    def from_config(cls, cfg: CycleGANConfig, pixel_size_A: float, field_sigma: float | None = None) -> "InputNoise":
-        """field_sigma: the estimated amplitude when params leave sim_noise_field.sigma null."""
+    def from_config(cls, cfg: CycleGANConfig, pixel_size_A: float, field_sigma: float | None = None,
+                    white_sigma: float | None = None) -> "InputNoise":
+        """field_sigma, white_sigma: the estimated amplitudes where params leave sim_noise_field.sigma or
+        sim_noise_sigma null (without an estimate: no field, and the paper's white 0.1)."""
         field = cfg.sim_noise_field
         sigma = field.sigma if field.sigma is not None else field_sigma or 0.0
-        return cls(2.0 * cfg.sim_noise_sigma, 2.0 * sigma, field.correlation_A / pixel_size_A)
+        white = cfg.sim_noise_sigma if cfg.sim_noise_sigma is not None else \
+            (white_sigma if white_sigma is not None else PAPER_WHITE_SIGMA)
+        return cls(2.0 * white, 2.0 * sigma, field.correlation_A / pixel_size_A)
 
     @classmethod
     def load(cls, path: Path) -> "InputNoise":
@@ -125,3 +132,26 @@ def estimate_field_sigma(sim_tiles: np.ndarray, exp_tiles: np.ndarray, correlati
     white = np.random.default_rng(seed).standard_normal((256, *grid, 1)).astype(np.float32)
     unit_variance = float(np.var(unit.smooth_field(white, tile, tile).numpy().mean(axis=(1, 2, 3))))
     return float(np.sqrt(excess / unit_variance) / 2.0)  # tiles span [-1, 1], sigma the [0, 1] range
+
+
+def estimate_white_sigma(sim_tiles: np.ndarray, exp_tiles: np.ndarray, pixel_size_A: float,
+                         max_tiles: int = 512, seed: int = 0) -> float:
+    """The white-noise amplitude (sim_noise_sigma units) whose power equals the experimental tiles'
+    excess over the simulations in the top third of the spectrum (2/3 Nyquist to Nyquist; at the
+    default 0.2074 Å/px that is 1.6-2.4 Å^-1, beyond the 80 kV probe's 1.2 Å^-1 transfer limit, so
+    the excess there is the noise floor: shot, read and scan noise). 0 when there is no excess."""
+    from stemgan.evaluation.spectra import radial_power_spectrum
+
+    rng = np.random.default_rng(seed)
+    def band_power(tiles: np.ndarray) -> float:
+        sample = tiles[rng.choice(len(tiles), min(len(tiles), max_tiles), replace=False)]
+        k, power = radial_power_spectrum(sample, pixel_size_A)
+        return float(power[k >= (2.0 / 3.0) * k.max()].mean())
+
+    excess = band_power(exp_tiles) - band_power(sim_tiles)
+    if excess <= 0:
+        return 0.0
+    tile = sim_tiles.shape[1]
+    # white noise of unit variance has a flat spectrum at the mean squared Hann window
+    unit = float(np.mean(np.outer(np.hanning(tile), np.hanning(tile)) ** 2))
+    return float(np.sqrt(excess / unit) / 2.0)  # tiles span [-1, 1], sigma the [0, 1] range
