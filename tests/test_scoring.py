@@ -66,3 +66,32 @@ def test_defect_coordinates_from_probability_peaks():
     coords, values = defect_coordinates(prob, threshold=0.5, min_distance_px=4)
     assert sorted(map(tuple, coords.tolist())) == [(20.0, 70.0), (40.0, 30.0)]  # (x, y)
     assert sorted(values.tolist()) == pytest.approx([0.6, 0.9])
+
+
+def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_path, mlflow_store):
+    import json
+
+    import mlflow
+
+    from stemgan.evaluation.table1_report import write_table1
+
+    with mlflow.start_run(run_name="cell seed run") as here:
+        pass
+    foreign = "0" * 32  # a cell restored from a DVC cache filled by another machine's pipeline
+    for name, run_id in (("no_noise-wse2_day_a", here.info.run_id), ("cyclegan-wse2_day_a", foreign)):
+        cell = tmp_path / "cells" / name
+        cell.mkdir(parents=True)
+        source = name.split("-")[0]
+        (cell / "cell.json").write_text(json.dumps({
+            "source": source, "set": "wse2_day_a", "precision_mean": 0.9, "recall_mean": 0.8, "f1_mean": 0.85,
+            "f1_std": 0.01, "seeds": [{"mlflow_run_id": run_id}]}))
+        (cell / "pr_curve.csv").write_text("threshold,precision,recall,f1\n0.5,0.9,0.8,0.85\n")
+    write_table1(tmp_path / "cells", tmp_path / "table1.md", tmp_path / "table1.json", tmp_path / "plots",
+                 ["wse2_day_a"], 1, "stemgan-table1")
+
+    assert "85 ± 1" in (tmp_path / "table1.md").read_text()
+    assert set(json.loads((tmp_path / "table1.json").read_text())) == {"no_noise", "cyclegan"}
+    client = mlflow.MlflowClient()
+    parent = client.search_runs([client.get_experiment_by_name("stemgan-table1").experiment_id])[0]
+    assert client.get_run(here.info.run_id).data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert parent.data.tags["cell_runs_in_other_store"] == foreign

@@ -133,7 +133,9 @@ def _train_cyclegan(args) -> None:
         summary[f"seed_{k}"] = {"mlflow_run_id": result.run_id, **result.final}
         print(f"train-cyclegan: {args.name} seed {k}: {result.epochs_done} epochs, cycle "
               f"{result.final.get('cycle', float('nan')):.3f}, spectrum distance "
-              f"{result.final.get('spectrum_distance', float('nan')):.3f} -> {args.out / f'seed_{k}'} "
+              f"{result.final.get('spectrum_distance', float('nan')):.3f}, input noise sigma "
+              f"{result.input_noise.white_std / 2:.3g} white + {result.input_noise.field_std / 2:.3g} field "
+              f"-> {args.out / f'seed_{k}'} "
               f"(MLflow run {result.run_id}, {time.perf_counter() - start:.0f} s)")
     if args.metrics:
         atomic_write(args.metrics, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))

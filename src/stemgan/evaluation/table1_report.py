@@ -4,6 +4,7 @@ metrics/table1.json (DVC metrics), PR curves (DVC plots), one MLflow parent run 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -77,7 +78,26 @@ def _track(cells: list[dict], nested: dict, report: Path, experiment: str) -> No
         log_metrics({f"{src}.{s}.{k}": v for src, per in nested.items() for s, vals in per.items()
                      for k, v in vals.items()}, step=0)
         mlflow.log_artifact(str(report))
-        client = mlflow.MlflowClient()
-        for cell in cells:
-            for seed in cell["seeds"]:
-                client.set_tag(seed["mlflow_run_id"], "mlflow.parentRunId", run.info.run_id)
+        elsewhere = _adopt_cell_runs(cells, run.info.run_id)
+        if elsewhere:
+            # cells restored from a DVC cache or remote were tracked in another MLflow store
+            mlflow.set_tag("cell_runs_in_other_store", ",".join(elsewhere))
+            print(f"table1: {len(elsewhere)} cell run(s) are not in this MLflow store ({mlflow.get_tracking_uri()}); "
+                  "their IDs are in the parent run's tag cell_runs_in_other_store", file=sys.stderr)
+
+
+def _adopt_cell_runs(cells: list[dict], parent_run_id: str) -> list[str]:
+    """Make the cells' seed runs children of the parent; returns the IDs this store does not hold."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client, elsewhere = mlflow.MlflowClient(), []
+    for cell in cells:
+        for seed in cell["seeds"]:
+            try:
+                client.set_tag(seed["mlflow_run_id"], "mlflow.parentRunId", parent_run_id)
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+                elsewhere.append(seed["mlflow_run_id"])
+    return elsewhere
