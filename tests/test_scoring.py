@@ -74,7 +74,9 @@ def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_pa
     import mlflow
 
     from stemgan.evaluation.table1_report import write_table1
+    from stemgan.tracking.mlflow_runs import setup_tracking
 
+    setup_tracking()  # this test's store, not one an earlier test in this process set
     with mlflow.start_run(run_name="cell seed run") as here:
         pass
     foreign = "0" * 32  # a cell restored from a DVC cache filled by another machine's pipeline
