@@ -1,6 +1,8 @@
 # The README's two commands: `make repro` (set up + run the pipeline) and `make test`.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# the first of these that runs (a pyenv shim can exist and still fail); PYTHON=/path/to/python overrides
+PYTHON ?= $(firstword $(foreach p,python3.13 python3.12 python3.11,$(if $(shell $(p) -c "import sys; \
+	sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))" 2>/dev/null && echo ok),$(p))))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stemgan-installed
@@ -10,10 +12,11 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup data repro test clean
+.PHONY: setup data repro test test-fast clean
 
 $(STAMP): requirements.txt requirements-common.txt constraints.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or pass PYTHON=/path/to/python3.11"; exit 2; }
+	@[ -n "$(PYTHON)" ] && command -v $(PYTHON) >/dev/null || { echo "make: no Python 3.11, 3.12 or 3.13 found \
+	(python3.13, python3.12, python3.11 on PATH); install one or pass PYTHON=/path/to/python3"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r $(REQUIREMENTS) -c constraints.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
@@ -33,6 +36,10 @@ repro: data
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the edit loop: everything but the slow end-to-end tests (CI runs `make test`)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf artifacts .pytest_cache

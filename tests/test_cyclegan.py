@@ -94,10 +94,10 @@ def test_killed_training_resumes_into_the_same_mlflow_run(tmp_path, mlflow_store
 
     done = run_cli(*args[3:], cwd=tmp_path)
     assert f"MLflow run {run_id}" in done.stdout and "3 epochs" in done.stdout
-    assert len(pd.read_csv(out / "seed_0" / "history.csv")) <= 2  # only the epochs after the kill were trained again
+    assert pd.read_csv(out / "seed_0" / "history.csv").epoch.tolist() == [1, 2, 3]  # history continues after the kill
     client = mlflow.MlflowClient(mlflow_store)
     steps = [m.step for m in client.get_metric_history(run_id, "cycle")]
-    assert sorted(set(steps)) == [1, 2, 3]
+    assert sorted(steps) == [1, 2, 3]  # each epoch once
     run = client.get_run(run_id)
     assert run.data.params["lambda_cycle"] == "10.0" and "data_dvc_md5" not in run.data.tags  # no data.dvc here
     assert run.data.tags["tiles_md5"]
@@ -108,6 +108,14 @@ def test_killed_training_resumes_into_the_same_mlflow_run(tmp_path, mlflow_store
     assert any(m.source_run_id == run_id and m.name == "generator_sim2exp" for m in models)
     metrics = json.loads((out / "seed_0" / "metrics.json").read_text())
     assert metrics["mlflow_run_id"] == run_id and metrics["epochs"] == 3
+
+    # a rerun of the finished, unchanged training is a no-op: same bytes, no second model in the run
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    again = run_cli(*args[3:], cwd=tmp_path)
+    assert "nothing to do" in again.stdout and f"MLflow run {run_id}" in again.stdout
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    models_after = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    assert len(models_after) == len(models)
 
     # the trained generator translates whole simulations; labels travel unchanged
     translated = tmp_path / "generated"

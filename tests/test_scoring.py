@@ -41,9 +41,11 @@ def test_border_band_is_excluded_from_both_sets():
 
 
 def test_empty_cases():
-    assert prf(0, 0, 0) == (1.0, 1.0, 1.0)  # nothing to find, nothing claimed
-    assert prf(0, 3, 0) == (0.0, 0.0, 0.0)  # only false positives: nothing scores
-    assert prf(0, 0, 3) == (0.0, 0.0, 0.0)  # a zero denominator scores 1 only when both counts are 0
+    assert np.isnan(prf(0, 0, 0)).all()  # nothing to find, nothing claimed: undefined, never 100%
+    precision, recall, f1 = prf(0, 3, 0)  # only false positives: F1 0, recall undefined
+    assert (precision, f1) == (0.0, 0.0) and np.isnan(recall)
+    precision, recall, f1 = prf(0, 0, 3)  # all missed: F1 0, precision undefined
+    assert (recall, f1) == (0.0, 0.0) and np.isnan(precision)
 
 
 def test_pooled_counts_and_bootstrap_interval():

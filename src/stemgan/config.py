@@ -7,11 +7,12 @@ Unknown keys, missing keys and wrong types are reported as one line naming param
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 
@@ -20,13 +21,44 @@ from stemgan.errors import StemganError
 DEFAULT_PARAMS = Path("params.yaml")
 
 
+# --------------------------------------------------------------------------- valid ranges
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric param (inclusive bounds unless open); on a Normal, its mean."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+
+    def check(self, value, where: str) -> None:
+        number = value.mean if isinstance(value, Normal) else value
+        if number is None:
+            return
+        if number < self.low or number > self.high or (self.low_open and number == self.low):
+            raise StemganError(f"{where}: {number!r} is out of range; it must be {self.describe()}")
+
+    def describe(self) -> str:
+        low = f"{'>' if self.low_open else '>='} {self.low:g}" if self.low > -math.inf else ""
+        high = f"<= {self.high:g}" if self.high < math.inf else ""
+        return " and ".join(part for part in (low, high) if part)
+
+
+Positive = Annotated[float, Range(0.0, low_open=True)]
+NonNegative = Annotated[float, Range(0.0)]
+Fraction = Annotated[float, Range(0.0, 1.0)]
+Percentile = Annotated[float, Range(0.0, 100.0)]
+Count = Annotated[int, Range(1)]
+NonNegativeCount = Annotated[int, Range(0)]
+Seed = Annotated[int, Range(0, 2**32 - 1)]
+
+
 # --------------------------------------------------------------------------- distributions
 @dataclass(frozen=True)
 class Normal:
     """A per-image random draw N(mean, std); std = 0 gives a fixed value."""
 
     mean: float
-    std: float = 0.0
+    std: NonNegative = 0.0
 
     def draw(self, rng) -> float:
         return float(self.mean + self.std * rng.standard_normal()) if self.std else float(self.mean)
@@ -43,8 +75,8 @@ class DefectRule:
 
     name: str
     site: str
-    rate: float
-    remove: int = 0
+    rate: Fraction
+    remove: NonNegativeCount = 0
     substitute: Optional[str] = None
 
 
@@ -54,9 +86,9 @@ class MaterialConfig:
 
     builder: str
     formula: str = ""
-    a_A: float = 0.0
-    thickness_A: float = 0.0
-    n_cells_thick: int = 1
+    a_A: NonNegative = 0.0             # 0 only for builder: file (the lattice comes from the file)
+    thickness_A: NonNegative = 0.0
+    n_cells_thick: Count = 1
     structure_file: Optional[str] = None
     defects: tuple[DefectRule, ...] = ()
     label_defects: tuple[str, ...] = ()
@@ -67,27 +99,27 @@ class MaterialConfig:
 class OpticsConfig:
     """Probe-forming optics and image formation; Normal entries are drawn per image."""
 
-    voltage_kV: float = 80.0
-    convergence_semiangle_mrad: float = 25.2
+    voltage_kV: Annotated[float, Range(1.0, 3000.0)] = 80.0
+    convergence_semiangle_mrad: Annotated[float, Range(0.0, 200.0, low_open=True)] = 25.2
     defocus_A: Normal = Normal(0.0, 10.0)
     cs3_mm: Normal = Normal(0.0003, 0.0005)
     cs5_mm: Normal = Normal(0.0, 0.0)
-    astigmatism_A: Normal = Normal(0.0, 0.0)
-    chromatic_defocus_fwhm_A: Normal = Normal(0.0, 0.0)
-    source_fwhm_A: Normal = Normal(1.0, 0.05)
-    thermal_rms_A: float = 0.08
-    z_exponent: float = 1.7
-    probe_window_px: int = 256
-    chromatic_quadrature_points: int = 7
+    astigmatism_A: Annotated[Normal, Range(0.0)] = Normal(0.0, 0.0)
+    chromatic_defocus_fwhm_A: Annotated[Normal, Range(0.0)] = Normal(0.0, 0.0)
+    source_fwhm_A: Annotated[Normal, Range(0.0)] = Normal(1.0, 0.05)
+    thermal_rms_A: NonNegative = 0.08
+    z_exponent: Annotated[float, Range(0.5, 3.0)] = 1.7
+    probe_window_px: Annotated[int, Range(16)] = 256
+    chromatic_quadrature_points: Count = 7
 
 
 # --------------------------------------------------------------------------- stages
 @dataclass(frozen=True)
 class SimulateConfig:
-    seed: int
-    n_images: int
-    image_size_px: int
-    pixel_size_A: float
+    seed: Seed
+    n_images: Count
+    image_size_px: Annotated[int, Range(16)]
+    pixel_size_A: Positive
     random_orientation: bool = True
 
 
@@ -95,40 +127,40 @@ class SimulateConfig:
 class ScanConfig:
     """Scan-generator timing and distortions (positions in Å, times in µs)."""
 
-    dwell_us: float = 4.0
-    flyback_us: float = 300.0
+    dwell_us: Positive = 4.0
+    flyback_us: NonNegative = 300.0
     drift_A_per_s: Normal = Normal(0.5, 0.2)
-    line_jitter_A: float = 0.05
-    flyback_amplitude_A: float = 0.5
-    flyback_decay_us: float = 40.0
-    mains_hz: float = 50.0
-    mains_amplitude_A: float = 0.05
+    line_jitter_A: NonNegative = 0.05
+    flyback_amplitude_A: NonNegative = 0.5
+    flyback_decay_us: Positive = 40.0
+    mains_hz: NonNegative = 50.0
+    mains_amplitude_A: NonNegative = 0.05
 
 
 @dataclass(frozen=True)
 class DetectorConfig:
     """ADF detector chain from electrons to stored integers."""
 
-    dose_e_per_A2: Normal = Normal(1.0e5, 1.0e4)
-    adf_collection_fraction: float = 0.02
-    gain_adu_per_e: float = 40.0
-    offset_adu: float = 1000.0
-    read_noise_adu: float = 20.0
-    lag_px: float = 0.3
-    line_gain_std: float = 0.02
-    mains_intensity_fraction: float = 0.005
-    bit_depth: int = 16
+    dose_e_per_A2: Annotated[Normal, Range(0.0, low_open=True)] = Normal(1.0e5, 1.0e4)
+    adf_collection_fraction: Annotated[float, Range(0.0, 1.0, low_open=True)] = 0.02
+    gain_adu_per_e: Positive = 40.0
+    offset_adu: NonNegative = 1000.0
+    read_noise_adu: NonNegative = 20.0
+    lag_px: NonNegative = 0.3
+    line_gain_std: NonNegative = 0.02
+    mains_intensity_fraction: Fraction = 0.005
+    bit_depth: Annotated[int, Range(8, 32)] = 16
 
 
 @dataclass(frozen=True)
 class ContaminationConfig:
     """Patchy amorphous carbon on the sample (hydrocarbon contamination)."""
 
-    coverage: float = 0.2
-    thickness_A: Normal = Normal(15.0, 5.0)
-    correlation_A: float = 20.0
-    atom_density_per_A3: float = 0.1
-    z: int = 6
+    coverage: Fraction = 0.2
+    thickness_A: Annotated[Normal, Range(0.0)] = Normal(15.0, 5.0)
+    correlation_A: Positive = 20.0
+    atom_density_per_A3: NonNegative = 0.1
+    z: Annotated[int, Range(1, 103)] = 6
 
 
 @dataclass(frozen=True)
@@ -147,16 +179,16 @@ class ExperimentalSetConfig:
 
     material: str
     preset: str
-    n_unlabelled: int
-    n_val: int
-    n_test: int
+    n_unlabelled: NonNegativeCount
+    n_val: NonNegativeCount
+    n_test: NonNegativeCount
 
 
 @dataclass(frozen=True)
 class AcquireConfig:
-    seed: int
-    image_size_px: int
-    pad_px: int
+    seed: Seed
+    image_size_px: Annotated[int, Range(16)]
+    pad_px: NonNegativeCount
     sets: dict[str, ExperimentalSetConfig]
     presets: dict[str, PresetConfig]
 
@@ -165,24 +197,38 @@ class AcquireConfig:
 class IngestConfig:
     """How experimental files become working images."""
 
-    working_pixel_size_A: float
-    default_pixel_size_A: Optional[float] = None
+    working_pixel_size_A: Positive
+    default_pixel_size_A: Optional[Positive] = None
+    plausible_pixel_size_A: tuple[Positive, ...] = (0.005, 2.0)  # atomic-resolution STEM; outside: a bad calibration
+
+    def check(self, where: str) -> None:
+        low, high = (self.plausible_pixel_size_A + (0.0, 0.0))[:2]
+        if len(self.plausible_pixel_size_A) != 2 or low >= high:
+            raise StemganError(f"{where}: plausible_pixel_size_A must be [low, high] with low < high")
+        if not low <= self.working_pixel_size_A <= high:
+            raise StemganError(f"{where}: working_pixel_size_A {self.working_pixel_size_A} is outside "
+                               f"plausible_pixel_size_A [{low}, {high}]")
 
 
 @dataclass(frozen=True)
 class NormalizeConfig:
     """Per-image intensity scaling to [-1, 1]: percentile (robust) or minmax (paper)."""
 
-    method: str = "percentile"
-    low_percentile: float = 0.5
-    high_percentile: float = 99.5
+    method: Literal["percentile", "minmax"] = "percentile"
+    low_percentile: Percentile = 0.5
+    high_percentile: Percentile = 99.5
+
+    def check(self, where: str) -> None:
+        if self.low_percentile >= self.high_percentile:
+            raise StemganError(f"{where}: low_percentile {self.low_percentile} must be below high_percentile "
+                               f"{self.high_percentile}")
 
 
 @dataclass(frozen=True)
 class TileConfig:
-    tile_size_px: int
-    stride_px: int
-    shard_size: int = 4096
+    tile_size_px: Annotated[int, Range(8)]
+    stride_px: Count
+    shard_size: Count = 4096
     normalize: NormalizeConfig = NormalizeConfig()
 
 
@@ -190,11 +236,11 @@ class TileConfig:
 class GeneratorConfig:
     """U-net: `depth` stride-2 levels (paper: 8 for 256^2 tiles), filters double per level up to max."""
 
-    depth: int = 4
-    base_filters: int = 16
-    max_filters: int = 128
+    depth: Annotated[int, Range(1, 10)] = 4
+    base_filters: Count = 16
+    max_filters: Count = 128
     norm: str = "instance"
-    dropout: float = 0.5
+    dropout: Annotated[float, Range(0.0, 1.0)] = 0.5
     upsampling: str = "transpose"  # pix2pix strided transposed convs | resize (bilinear + 3x3 conv, full-res level)
     residual: bool = False         # output = input + tanh(U-net) (SimGAN's refiner) instead of tanh(U-net)
 
@@ -203,37 +249,37 @@ class GeneratorConfig:
 class NoiseFieldConfig:
     """Smooth random field added to the simulations with the white noise (0 = the paper's white noise only)."""
 
-    sigma: Optional[float] = None  # fraction of the full intensity range, as sim_noise_sigma; null: estimated per set
-    correlation_A: float = 10.0    # Gaussian correlation length: about the size of contamination patches
+    sigma: Optional[NonNegative] = None  # fraction of the full intensity range, as sim_noise_sigma; null: estimated
+    correlation_A: Positive = 10.0       # Gaussian correlation length: about the size of contamination patches
 
 
 @dataclass(frozen=True)
 class DiscriminatorConfig:
     """PatchGAN: n_layers = 3 gives the 70x70 receptive field."""
 
-    base_filters: int = 32
-    n_layers: int = 3
+    base_filters: Count = 32
+    n_layers: Annotated[int, Range(1, 8)] = 3
     norm: str = "instance"
 
 
 @dataclass(frozen=True)
 class CycleGANConfig:
-    seed: int
-    epochs: int
-    batch_size: int
-    lr: float
-    steps_per_epoch: Optional[int] = None  # null: one pass over the larger tile set
-    beta_1: float = 0.5
-    beta_2: float = 0.999
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 5.0
+    seed: Seed
+    epochs: Count
+    batch_size: Count
+    lr: Positive
+    steps_per_epoch: Optional[Count] = None  # null: one pass over the larger tile set
+    beta_1: Annotated[float, Range(0.0, 1.0)] = 0.5
+    beta_2: Annotated[float, Range(0.0, 1.0)] = 0.999
+    lambda_cycle: NonNegative = 10.0
+    lambda_identity: NonNegative = 5.0
     identity_distance: str = "l2"
     adversarial_loss: str = "lsgan"
     fft_discriminators: bool = True
-    fft_weight: float = 0.5                 # generator adversarial = (1-w) real space + w Fourier
+    fft_weight: Fraction = 0.5              # generator adversarial = (1-w) real space + w Fourier
     fft_window: bool = True
-    pool_size: int = 50
-    sim_noise_sigma: Optional[float] = 0.1  # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1]);
+    pool_size: NonNegativeCount = 50
+    sim_noise_sigma: Optional[NonNegative] = 0.1  # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1]);
                                             # null: estimated per set from the experimental noise floor
     sim_noise_field: NoiseFieldConfig = NoiseFieldConfig()
     augment: str = "dihedral"               # dihedral (8 symmetries, the paper's) | scan_preserving (4)
@@ -241,14 +287,12 @@ class CycleGANConfig:
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
     mixed_precision: bool = False
     xla: bool = False
-    sample_every_epochs: int = 5
-    monitor_tiles: int = 32                 # tiles for the per-epoch realism metric and sample grids
+    sample_every_epochs: NonNegativeCount = 5
+    monitor_tiles: Count = 32                 # tiles for the per-epoch realism metric and sample grids
     experiment: str = "stemgan-cyclegan"
 
     def check(self, where: str = "params.yaml: cyclegan") -> None:
-        problems = []
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            problems.append("epochs >= 1, batch_size >= 1 and lr > 0")
+        problems = []  # numeric ranges are checked on load (Range); these are the choices
         if self.adversarial_loss not in ("lsgan", "bce", "hinge"):
             problems.append("adversarial_loss in lsgan, bce, hinge")
         if self.identity_distance not in ("l1", "l2"):
@@ -259,11 +303,6 @@ class CycleGANConfig:
             problems.append("augment in dihedral, scan_preserving")
         if self.generator.upsampling not in ("resize", "transpose"):
             problems.append("generator.upsampling in resize, transpose")
-        if not 0 <= self.fft_weight <= 1 or self.lambda_cycle < 0 or self.lambda_identity < 0 \
-                or (self.sim_noise_sigma or 0.0) < 0:
-            problems.append("0 <= fft_weight <= 1 and non-negative lambdas and sim_noise_sigma")
-        if (self.sim_noise_field.sigma or 0.0) < 0 or self.sim_noise_field.correlation_A <= 0:
-            problems.append("sim_noise_field.sigma >= 0 and sim_noise_field.correlation_A > 0")
         if problems:
             raise StemganError(f"{where}: need {'; '.join(problems)}")
 
@@ -272,12 +311,12 @@ class CycleGANConfig:
 class TranslateConfig:
     """Whole-image sim -> exp translation and the label-preservation check."""
 
-    seed: int = 11
-    stride_px: int = 64
+    seed: Seed = 11
+    stride_px: Count = 64
     tta: bool = False                    # 8-fold rotation/flip averaging
-    batch_size: int = 16
-    column_min_separation_A: float = 0.8  # peak finding: under half the nearest-column distance
-    match_radius_A: float = 0.5
+    batch_size: Count = 16
+    column_min_separation_A: Positive = 0.8  # peak finding: under half the nearest-column distance
+    match_radius_A: Positive = 0.5
     experiment: str = "stemgan-translate"
 
 
@@ -285,32 +324,36 @@ class TranslateConfig:
 class ScoringConfig:
     """Defect coordinates from FCN probabilities, and one-to-one matching against labels."""
 
-    threshold: float = 0.5
-    min_distance_A: float = 1.5
-    match_radius_A: float = 1.5
-    border_A: float = 6.6              # the paper's 32 px at 0.2074 Å/px
-    tile_px: int = 256                 # inference tile (the FCN is fully convolutional)
-    stride_px: int = 128
+    threshold: Fraction = 0.5
+    min_distance_A: Positive = 1.5
+    match_radius_A: Positive = 1.5
+    border_A: NonNegative = 6.6        # the paper's 32 px at 0.2074 Å/px
+    tile_px: Annotated[int, Range(8)] = 256  # inference tile (the FCN is fully convolutional)
+    stride_px: Count = 128
     tta: bool = True
-    bootstrap: int = 1000
-    pr_thresholds: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    bootstrap: NonNegativeCount = 1000
+    pr_thresholds: tuple[Fraction, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+    def check(self, where: str) -> None:
+        if not self.pr_thresholds:
+            raise StemganError(f"{where}: pr_thresholds is empty; list thresholds between 0 and 1")
 
 
 @dataclass(frozen=True)
 class FCNConfig:
-    seed: int
-    tile_size_px: int = 64
-    filters: tuple[int, ...] = (16, 32, 64, 128)
-    bottleneck: int = 256
-    dropout: float = 0.1
-    batch_size: int = 16
-    steps: int = 600
-    lr: float = 0.001
+    seed: Seed
+    tile_size_px: Annotated[int, Range(8)] = 64
+    filters: tuple[Count, ...] = (16, 32, 64, 128)
+    bottleneck: Count = 256
+    dropout: Annotated[float, Range(0.0, 1.0)] = 0.1
+    batch_size: Count = 16
+    steps: Count = 600
+    lr: Positive = 0.001
     target: str = "disc"               # disc | gaussian
-    target_radius_A: float = 0.6
+    target_radius_A: Positive = 0.6
     loss: str = "weighted_ce"          # weighted_ce | focal | dice
-    defect_weight: float = 10.0        # class weight of defects in weighted_ce
-    gaussian_noise_sigma: float = 0.1  # the `gaussian` source: N(0, sigma) on the full-range scale
+    defect_weight: Positive = 10.0     # class weight of defects in weighted_ce
+    gaussian_noise_sigma: NonNegative = 0.1  # the `gaussian` source: N(0, sigma) on the full-range scale
     scoring: ScoringConfig = ScoringConfig()
     experiment: str = "stemgan-fcn"
 
@@ -326,7 +369,7 @@ class Table1Config:
     """The paper's Table 1: training source x experimental set, each cell a mean over n_seeds."""
 
     material: str
-    n_seeds: int
+    n_seeds: Count
     sets: dict[str, tuple[str, ...]]   # set name -> data folders whose val/ and test/ it uses
     sources: tuple[str, ...] = ("no_noise", "gaussian", "gaussian_minmax", "cyclegan")
     experiment: str = "stemgan-table1"
@@ -338,29 +381,33 @@ class SearchRange:
     high: float
     log: bool = False
 
+    def check(self, where: str) -> None:
+        if self.low > self.high or (self.log and self.low <= 0):
+            raise StemganError(f"{where}: need low <= high (and low > 0 with log: true), got {self.low}..{self.high}")
+
 
 @dataclass(frozen=True)
 class TuneConfig:
     """Optuna study over lambda_cycle, lambda_identity and lr, scored by downstream validation F1."""
 
-    seed: int
+    seed: Seed
     set: str                                   # a key of table1.sets (its cycleGAN tiles, its val/ images)
-    n_trials: int
-    timeout_s: Optional[float] = None
+    n_trials: Count
+    timeout_s: Optional[Positive] = None
     study_name: str = "stemgan-wse2_day_a"
     storage: str = "sqlite:///optuna.db"
     lambda_cycle: SearchRange = SearchRange(1.0, 30.0, True)
     lambda_identity_mode: str = "fraction"      # fraction (of lambda_cycle) | absolute
     lambda_identity: SearchRange = SearchRange(0.0, 1.0)
     lr: SearchRange = SearchRange(1e-4, 5e-3, True)
-    cyclegan_epochs: int = 4                    # per-trial training budget
-    cyclegan_steps_per_epoch: int = 20
-    fcn_steps: int = 150
-    pruner_startup_trials: int = 2
-    pruner_warmup_epochs: int = 1
-    heartbeat_interval_s: int = 30
-    grace_period_s: int = 90
-    max_retry: int = 1
+    cyclegan_epochs: Count = 4                  # per-trial training budget
+    cyclegan_steps_per_epoch: Count = 20
+    fcn_steps: Count = 150
+    pruner_startup_trials: NonNegativeCount = 2
+    pruner_warmup_epochs: NonNegativeCount = 1
+    heartbeat_interval_s: Count = 30
+    grace_period_s: Count = 90
+    max_retry: NonNegativeCount = 1
     experiment: str = "stemgan-tune"
 
 
@@ -410,12 +457,20 @@ def load_material(name: str, path: Path | str = DEFAULT_PARAMS, params: Optional
     return build(MaterialConfig, materials[name], f"{path}: materials.{name}")
 
 
+def validate_params(params: dict, path: Path | str = DEFAULT_PARAMS) -> None:
+    """Every section and material through the typed config: the stages' checks, all at once (doctor, profiles)."""
+    for name in SECTIONS:
+        load_section(name, path, params)
+    for name in params.get("materials") or {}:
+        load_material(name, path, params)
+
+
 def merged_optics(base: OpticsConfig, overrides: dict, where: str) -> OpticsConfig:
     """`base` with some fields replaced (a session preset's optics changes)."""
     unknown = set(overrides) - {f.name for f in dataclasses.fields(OpticsConfig)}
     if unknown:
         raise StemganError(f"{where}: unknown optics key(s) {sorted(unknown)}; use keys of the 'optics' section")
-    hints = typing.get_type_hints(OpticsConfig)
+    hints = typing.get_type_hints(OpticsConfig, include_extras=True)
     changes = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in overrides.items()}
     return dataclasses.replace(base, **changes)
 
@@ -433,19 +488,32 @@ def build(cls, data, where: str):
     unknown = set(data) - set(fields)
     if unknown:
         raise StemganError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(fields)}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     kwargs = {}
     for name, f in fields.items():
         if name in data:
             kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise StemganError(f"{where}: required key '{name}' is missing; add it")
-    return cls(**kwargs)
+    config = cls(**kwargs)
+    if hasattr(config, "check"):  # rules between fields (low < high, choices that depend on each other)
+        config.check(where)
+    return config
 
 
 def _convert(hint, value, where: str):
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
+    if origin is Annotated:
+        converted = _convert(args[0], value, where)
+        for rule in args[1:]:
+            if isinstance(rule, Range):
+                rule.check(converted, where)
+        return converted
+    if origin is Literal:
+        if value not in args:
+            raise StemganError(f"{where}: {value!r} is not one of {', '.join(map(str, args))}")
+        return value
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None

@@ -13,14 +13,36 @@ def _params_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--params", type=Path, default=Path("params.yaml"), help=PARAMS_HELP)
 
 
+def _in_force(dotted: str) -> str:
+    """'default: <key> = <value> in params.yaml': the value a command will use when the option is left out."""
+    import yaml
+
+    try:
+        node = yaml.safe_load(Path("params.yaml").read_text())
+        for key in dotted.split("."):
+            node = node[key]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return f"default: {dotted} of params.yaml"
+    return f"default: {dotted} = {node} in params.yaml"
+
+
+def _output_folder(p: argparse.ArgumentParser, *inputs: str, folder: str = "out") -> None:
+    """Declare the command's output folder and the arguments it reads; main() checks them before any work
+    (stemgan replaces only folders it wrote; never an input, nor a folder that holds one)."""
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder even if it holds files that stemgan did not write")
+    p.set_defaults(output_folder=folder, input_args=inputs)
+
+
 def register_simulate(sub) -> None:
     p = sub.add_parser("simulate", help="labelled ADF-STEM simulations of one material (incoherent linear model)",
                        description="Simulate labelled ADF-STEM images (TIFF with pixel size in Å + label CSV "
                                    "per image) using params sections materials.<name>, optics and simulate.")
     p.add_argument("--material", required=True, help="a key of params.yaml 'materials' (e.g. wse2)")
     p.add_argument("--out", type=Path, required=True, help="output folder (images/, labels/, manifest.csv)")
-    p.add_argument("--n-images", type=int, help="override simulate.n_images")
+    p.add_argument("--n-images", type=int, help=f"number of images ({_in_force('simulate.n_images')})")
     _params_arg(p)
+    _output_folder(p)
     p.set_defaults(handler=_simulate)
 
 
@@ -46,8 +68,8 @@ def register_acquire(sub) -> None:
                        description="Degrade fresh simulations like a real acquisition (dose, drift, jitter, "
                                    "contamination, probe changes, detector) per session preset (acquire section).")
     p.add_argument("--out", type=Path, default=Path("data"), help="output folder (default: data)")
-    p.add_argument("--force", action="store_true", help="replace an existing, non-empty output folder")
     _params_arg(p)
+    _output_folder(p)
     p.set_defaults(handler=_acquire)
 
 
@@ -60,7 +82,7 @@ def _acquire(args) -> None:
     materials = {s.material: load_material(s.material, args.params, params) for s in cfg.sets.values()}
     pixel = load_section("ingest", args.params, params).working_pixel_size_A
     start = time.perf_counter()
-    logs = run_acquire(cfg, materials, load_section("optics", args.params, params), pixel, args.out, args.force)
+    logs = run_acquire(cfg, materials, load_section("optics", args.params, params), pixel, args.out)
     n = sum(len(log) for log in logs.values())
     print(f"acquire: {n} images in {len(logs)} sets ({', '.join(logs)}) -> {args.out} "
           f"({time.perf_counter() - start:.1f} s)")
@@ -73,6 +95,7 @@ def register_tile(sub) -> None:
     p.add_argument("--images", type=Path, action="append", required=True, help="image folder (repeatable)")
     p.add_argument("--out", type=Path, required=True, help="output folder for tiles-*.npy and index.csv")
     _params_arg(p)
+    _output_folder(p, "images")
     p.set_defaults(handler=_tile)
 
 
@@ -100,12 +123,13 @@ def register_train_cyclegan(sub) -> None:
                    help="output folder: seed_<k>/ with generators, history.csv, metrics.json, samples.png")
     p.add_argument("--name", required=True, help="run name, e.g. wse2-day_a")
     p.add_argument("--checkpoint-dir", type=Path, help="resumable state (default: checkpoints/<name>)")
-    p.add_argument("--epochs", type=int, help="override cyclegan.epochs")
+    p.add_argument("--epochs", type=int, help=f"training epochs ({_in_force('cyclegan.epochs')})")
     p.add_argument("--seeds", type=int, default=1, help="train this many cycleGANs (seeds cyclegan.seed + k), "
                    "into OUT/seed_<k> (default 1)")
     p.add_argument("--no-fft", action="store_true", help="without the Fourier-amplitude discriminators (ablation)")
     p.add_argument("--metrics", type=Path, help="also write the final metrics JSON here (DVC metrics)")
     _params_arg(p)
+    _output_folder(p, "sim_tiles", "exp_tiles")
     p.set_defaults(handler=_train_cyclegan)
 
 
@@ -114,7 +138,7 @@ def _train_cyclegan(args) -> None:
     import json
 
     from stemgan.config import load_section, read_params
-    from stemgan.data.files import atomic_write
+    from stemgan.data.files import atomic_write, claim_folder
     from stemgan.training.cyclegan_train import train_cyclegan
 
     params = read_params(args.params)
@@ -125,12 +149,17 @@ def _train_cyclegan(args) -> None:
         cfg = dataclasses.replace(cfg, fft_discriminators=False)
     pixel = load_section("ingest", args.params, params).working_pixel_size_A
     checkpoints = args.checkpoint_dir or Path("checkpoints") / args.name
+    claim_folder(args.out)
     summary = {}
     for k in range(args.seeds):  # seeds differ only in cyclegan.seed + k: the GAN spread of Table 1
         start = time.perf_counter()
         result = train_cyclegan(dataclasses.replace(cfg, seed=cfg.seed + k), args.sim_tiles, args.exp_tiles,
                                 args.out / f"seed_{k}", checkpoints / f"seed_{k}", f"{args.name}-seed{k}", pixel)
         summary[f"seed_{k}"] = {"mlflow_run_id": result.run_id, **result.final}
+        if result.reused:
+            print(f"train-cyclegan: {args.name} seed {k}: already trained with these settings and data; nothing to do "
+                  f"-> {args.out / f'seed_{k}'} (MLflow run {result.run_id})")
+            continue
         print(f"train-cyclegan: {args.name} seed {k}: {result.epochs_done} epochs, cycle "
               f"{result.final.get('cycle', float('nan')):.3f}, spectrum distance "
               f"{result.final.get('spectrum_distance', float('nan')):.3f}, input noise sigma "
@@ -152,6 +181,7 @@ def register_translate(sub) -> None:
     p.add_argument("--sim", type=Path, required=True, help="simulate output folder (images/, labels/)")
     p.add_argument("--out", type=Path, required=True, help="output folder (images/, labels/, label_preservation.json)")
     _params_arg(p)
+    _output_folder(p, "generator", "sim")
     p.set_defaults(handler=_translate)
 
 
@@ -185,7 +215,9 @@ def _translate(args) -> None:
 
 def register_profile_args(sub) -> None:
     p = sub.add_parser("profile-args", help="print `-S key=value` options of a profile for `dvc exp run`",
-                       description="e.g. dvc exp run $(stemgan profile-args profiles/paper.yaml)")
+                       description="Turn a profile (a file of dotted params.yaml keys and values, e.g. the paper's "
+                                   "GPU sizes) into options for DVC, checked against params.yaml first: "
+                                   "dvc exp run $(stemgan profile-args profiles/paper.yaml)")
     p.add_argument("profile", type=Path)
     _params_arg(p)
     p.set_defaults(handler=_profile_args)
@@ -209,6 +241,7 @@ def register_train_fcn(sub) -> None:
                    help="labelled training images (images/, labels/; or seed_<k>/ subfolders for generated sets)")
     p.add_argument("--out", type=Path, required=True, help="output folder (fcn_seed_<k>.keras, fcn.json)")
     _params_arg(p)
+    _output_folder(p, "train")
     p.set_defaults(handler=_train_fcn)
 
 
@@ -236,6 +269,7 @@ def register_table1_cell(sub) -> None:
     p.add_argument("--fcn", type=Path, required=True, help="train-fcn output folder, e.g. artifacts/fcn/no_noise")
     p.add_argument("--out", type=Path, required=True, help="cell folder (cell.json, pr_curve.csv, per_image.csv)")
     _params_arg(p)
+    _output_folder(p, "fcn")
     p.set_defaults(handler=_table1_cell)
 
 
@@ -256,7 +290,10 @@ def _table1_cell(args) -> None:
 
 
 def register_table1(sub) -> None:
-    p = sub.add_parser("table1", help="assemble Table 1 (report, DVC metrics and plots, MLflow parent run)")
+    p = sub.add_parser("table1", help="assemble Table 1 (report, DVC metrics and plots, MLflow parent run)",
+                       description="Collect the table1-cell outputs into the paper's Table 1: a Markdown report beside "
+                                   "the paper's numbers, DVC metrics (JSON) and PR-curve plots, and one MLflow parent "
+                                   "run that adopts the cells' runs.")
     p.add_argument("--cells", type=Path, default=Path("artifacts/table1"))
     p.add_argument("--report", type=Path, default=Path("reports/table1.md"))
     p.add_argument("--metrics", type=Path, default=Path("metrics/table1.json"))
@@ -287,11 +324,12 @@ def register_evaluate(sub) -> None:
                                                   "or an MLflow model URI")
     p.add_argument("--labelled", type=Path, required=True, help="folder with images/ and labels/")
     p.add_argument("--out", type=Path, required=True, help="output folder (metrics.json, per_image.csv, pr_curve.csv)")
-    p.add_argument("--threshold", type=float, help="probability threshold (default fcn.scoring.threshold)")
+    p.add_argument("--threshold", type=float, help=f"probability threshold ({_in_force('fcn.scoring.threshold')})")
     p.add_argument("--classes", nargs="+", help="defect names to score (default: materials.<table1.material>."
                                                "label_defects; 'defect' for label files without a defect column)")
     p.add_argument("--minmax", action="store_true", help="the paper's min-max scaling (models trained with it)")
     _params_arg(p)
+    _output_folder(p, "labelled", "model")
     p.set_defaults(handler=_evaluate)
 
 
@@ -302,7 +340,7 @@ def _evaluate(args) -> None:
     from stemgan.config import load_material, load_section, read_params
     from stemgan.data.files import atomic_directory
     from stemgan.evaluation.evaluate import defect_probability, evaluate
-    from stemgan.models.translate import load_keras_model
+    from stemgan.models.translate import FCN_MODEL, load_keras_model
     from stemgan.training.fcn_train import load_labelled
 
     params = read_params(args.params)
@@ -312,21 +350,32 @@ def _evaluate(args) -> None:
         normalize = dataclasses.replace(normalize, method="minmax")
     classes = tuple(args.classes) if args.classes else \
         load_material(load_section("table1", args.params, params).material, args.params, params).label_defects
-    model = load_keras_model(args.model)
-    items = load_labelled(args.labelled, normalize, ingest, 2 ** len(fcn.filters))
+    items = load_labelled(args.labelled, normalize, ingest, 2 ** len(fcn.filters))  # input errors before the model
+    model = load_keras_model(args.model, FCN_MODEL)
     if all(not item.labels.defect.isin(classes).any() for item in items) and "defect" not in classes:
         classes = classes + ("defect",)  # label files without a defect column mark every row 'defect'
     probabilities = [defect_probability(model, item.image, 2 ** len(fcn.filters), fcn.scoring) for item in items]
     threshold = fcn.scoring.threshold if args.threshold is None else args.threshold
     result = evaluate(probabilities, items, classes, fcn.scoring, ingest.working_pixel_size_A, threshold)
-    with atomic_directory(args.out) as tmp:
-        (tmp / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
+    with atomic_directory(args.out) as tmp:  # undefined scores (NaN) are null in JSON, empty in CSV
+        (tmp / "metrics.json").write_text(json.dumps({k: _json_number(v) for k, v in result.metrics.items()}, indent=2))
         result.per_image.to_csv(tmp / "per_image.csv", index=False)
         result.pr_curve.to_csv(tmp / "pr_curve.csv", index=False)
     m = result.metrics
-    print(f"evaluate: {m['n_images']} images, P {100 * m['precision']:.1f}% R {100 * m['recall']:.1f}% "
-          f"F1 {100 * m['f1']:.1f}% (95% CI {100 * m['f1_ci_low']:.1f}-{100 * m['f1_ci_high']:.1f}) at threshold "
-          f"{threshold} -> {args.out}")
+    scores = f"P {_percent(m['precision'])} R {_percent(m['recall'])} F1 {_percent(m['f1'])} " \
+             f"(95% CI {_percent(m['f1_ci_low'])} to {_percent(m['f1_ci_high'])})"
+    if m["n_true"] == 0 and m["n_predicted"] == 0:
+        scores = "F1 undefined: no labelled defects and no detections"
+    print(f"evaluate: {m['n_images']} images, {m['n_true']} labelled and {m['n_predicted']} detected defects, "
+          f"{scores} at threshold {threshold} -> {args.out}")
+
+
+def _percent(value: float) -> str:
+    return "undefined" if value != value else f"{100 * value:.1f}%"
+
+
+def _json_number(value):
+    return None if isinstance(value, float) and value != value else value
 
 
 def register_tune(sub) -> None:
@@ -338,9 +387,9 @@ def register_tune(sub) -> None:
     p.add_argument("--sim", type=Path, default=Path("artifacts/sim/wse2"), help="labelled simulations")
     p.add_argument("--sim-tiles", type=Path, default=Path("artifacts/tiles/sim_wse2"))
     p.add_argument("--exp-tiles", type=Path, default=Path("artifacts/tiles/exp_wse2_day_a"))
-    p.add_argument("--storage", help="Optuna storage URL (default tune.storage)")
-    p.add_argument("--study-name", help="default tune.study_name")
-    p.add_argument("--n-trials", type=int, help="total trials of the study (default tune.n_trials)")
+    p.add_argument("--storage", help=f"Optuna storage URL ({_in_force('tune.storage')})")
+    p.add_argument("--study-name", help=f"Optuna study ({_in_force('tune.study_name')})")
+    p.add_argument("--n-trials", type=int, help=f"total trials of the study ({_in_force('tune.n_trials')})")
     p.add_argument("--worker", type=int, default=0, help="worker index (offsets the sampler seed)")
     p.add_argument("--out", type=Path, default=Path("artifacts/tune"), help="trial folders and study summary")
     p.add_argument("--report-dir", type=Path, help="also copy the study summary (JSON, plots) here, e.g. reports/tune")
@@ -386,8 +435,8 @@ def register_promote(sub) -> None:
                        description="Registers the study's best generator (or --model-uri with --f1) as a new version of "
                                    "NAME (default <material>-<set>-generator) with tags F1, study, trial, params; "
                                    "moves alias `champion` only on improvement.")
-    p.add_argument("--storage", help="Optuna storage URL (default tune.storage)")
-    p.add_argument("--study-name", help="default tune.study_name")
+    p.add_argument("--storage", help=f"Optuna storage URL ({_in_force('tune.storage')})")
+    p.add_argument("--study-name", help=f"Optuna study ({_in_force('tune.study_name')})")
     p.add_argument("--model-uri", help="promote this logged model instead of the study's best (needs --f1)")
     p.add_argument("--f1", type=float, help="validation F1 of --model-uri")
     p.add_argument("--name", help="registered model name")
@@ -458,7 +507,10 @@ def _realism(args) -> None:
 
 
 def register_report(sub) -> None:
-    p = sub.add_parser("report", help="write reports/: Figure 2 analogue, spectra, histograms, training curves, README")
+    p = sub.add_parser("report", help="write reports/: Figure 2 analogue, spectra, histograms, training curves, README",
+                       description="Write the human-readable results: reports/README.md with Figure 2 (simulated, "
+                                   "generated and experimental images with their FFTs), Table 1, the realism table, "
+                                   "label preservation, power spectra, histograms and training curves.")
     p.add_argument("--out", type=Path, default=Path("reports"))
     p.add_argument("--realism", type=Path, default=Path("metrics/realism"))
     p.add_argument("--table1", type=Path, default=Path("reports/table1.md"))
@@ -481,7 +533,11 @@ def _report(args) -> None:
 
 
 def register_doctor(sub) -> None:
-    p = sub.add_parser("doctor", help="check the environment: GPU, MLflow store, DVC state, data; says what to fix")
+    p = sub.add_parser("doctor", help="check the environment: GPU, MLflow store, DVC state, data; says what to fix",
+                       description="Check params.yaml (every section and material, with the same validation the "
+                                   "stages use), TensorFlow and GPUs, the MLflow store, the DVC pipeline and the "
+                                   "experimental images; each line says [ok] or what to fix. Exit 1 if anything needs "
+                                   "fixing.")
     _params_arg(p)
     p.set_defaults(handler=_doctor)
 
@@ -494,4 +550,9 @@ def _doctor(args) -> None:
         raise SystemExit(1)
 
 
-REGISTRY = [register_doctor, register_realism, register_report, register_tune, register_promote, register_evaluate, register_train_fcn, register_table1_cell, register_table1, register_profile_args, register_simulate, register_acquire, register_tile, register_train_cyclegan, register_translate]
+# in pipeline order, so `stemgan --help` reads as the pipeline does
+REGISTRY = [
+    register_acquire, register_simulate, register_tile, register_train_cyclegan, register_translate,
+    register_train_fcn, register_table1_cell, register_table1, register_evaluate, register_realism,
+    register_tune, register_promote, register_report, register_doctor, register_profile_args,
+]

@@ -21,14 +21,12 @@ def run_checks(params_path: Path) -> list[str]:
         if not _check(name, ok, detail, fix):
             failures.append(name)
 
-    from stemgan.config import SECTIONS, load_section, read_params
+    from stemgan.config import read_params, validate_params
     from stemgan.errors import StemganError
 
     try:
-        params = read_params(params_path)
-        for section in SECTIONS:
-            load_section(section, params_path, params)
-        check("params", True, f"{params_path} has every section and valid values")
+        validate_params(read_params(params_path), params_path)
+        check("params", True, f"{params_path} has every section and material, with valid values")
     except StemganError as exc:
         check("params", False, str(exc), "fix params.yaml")
     try:
@@ -59,7 +57,11 @@ def run_checks(params_path: Path) -> list[str]:
     else:
         check("dvc", False, "not a DVC repository or dvc not on PATH", "run from the project root after make setup")
     data = Path("data")
-    images = list(data.glob("*/*/unlabelled/*.tif")) if data.is_dir() else []
-    check("data", bool(images), f"{len(images)} unlabelled experimental images under data/",
+    from stemgan.data.ingest import IMAGE_SUFFIXES
+
+    found = data.glob("*/*/unlabelled/*") if data.is_dir() else []
+    images = [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
+    check("data", bool(images), f"{len(images)} unlabelled experimental images ({', '.join(IMAGE_SUFFIXES)}) "
+          "under data/",
           "make data (demo) or put your images in data/<material>/<session>/unlabelled/")
     return failures

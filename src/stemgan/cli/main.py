@@ -7,8 +7,10 @@ User errors print one line `stemgan: error: ...` and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from pathlib import Path
 
 from stemgan import __version__
 
@@ -19,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Realistic ADF-STEM training images: simulate, degrade, tile, translate, find defects.",
     )
     parser.add_argument("--version", action="version", version=f"stemgan {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the libraries' own notices and warnings (TensorFlow, MLflow, Keras)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from stemgan.cli import commands
 
@@ -46,14 +50,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from stemgan.errors import StemganError
 
-    try:
-        return int(args.handler(args) or 0)
-    except StemganError as exc:
-        print(f"stemgan: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("stemgan: interrupted; outputs of the unfinished stage were not written", file=sys.stderr)
-        return 130
+    from stemgan.cli.quiet import quiet_libraries
+
+    with contextlib.nullcontext() if args.verbose else quiet_libraries():
+        try:
+            check_outputs(args)
+            return int(args.handler(args) or 0)
+        except StemganError as exc:
+            print(f"stemgan: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("stemgan: interrupted; outputs of the unfinished stage were not written", file=sys.stderr)
+            return 130
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """The command's output folder against the one rule of data/files.py, before any work is done."""
+    name = getattr(args, "output_folder", None)
+    folder = getattr(args, name, None) if name else None
+    if folder is None:
+        return
+    from stemgan.data.files import allow_replace, check_output_folder
+
+    inputs = []
+    for arg in args.input_args:
+        value = getattr(args, arg, None)
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and not str(item).startswith(("models:/", "runs:/")):
+                inputs.append(Path(item))
+    check_output_folder(folder, inputs, args.force)
+    if args.force:
+        allow_replace(folder)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import yaml
@@ -37,12 +38,9 @@ def apply_profile(params: dict, path: Path | str) -> dict:
 
 
 def profile_args(path: Path | str, params: dict) -> str:
-    """`-S key=value ...` for `dvc exp run $(...)` (validated against params; values have no spaces)."""
-    apply_profile(params, path)
-    words = []
-    for key, value in read_profile(path).items():
-        text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
-        if " " in text:
-            raise StemganError(f"{path}: value of '{key}' contains spaces; write it without spaces")
-        words.append(f"-S {key}={text}")
-    return " ".join(words)
+    """`-S key=value ...` for `dvc exp run $(...)`: each value as compact JSON (valid YAML, no spaces, so the
+    shell keeps each option one word), validated against params."""
+    from stemgan.config import validate_params
+
+    validate_params(apply_profile(params, path), path)  # the profile's values pass the stages' own checks
+    return " ".join(f"-S {key}={json.dumps(value, separators=(',', ':'))}" for key, value in read_profile(path).items())

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from stemgan.config import IngestConfig
-from stemgan.data.tiff_io import check_image, read_tiff, unit_to_A
-from stemgan.errors import StemganError, fail
+from stemgan.data.tiff_io import check_image, read_tiff, sidecar_pixel_A, unit_to_A
+from stemgan.errors import fail
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 RSCIIO_SUFFIXES = (".dm3", ".dm4", ".emd")
@@ -26,6 +26,8 @@ class WorkingImage:
     image: np.ndarray
     pixel_size_A: float
     scale: float
+    original_shape: tuple[int, int]  # (rows, columns) of the file's own pixel grid
+    original_pixel_size_A: float
 
 
 def list_images(folder: Path | str) -> list[Path]:
@@ -68,26 +70,46 @@ def _read_rsciio(path: Path) -> tuple[np.ndarray, float | None]:
     return image, (float(axis["scale"]) * scale if scale else None)
 
 
+def pixel_size_A(path: Path, from_file: float | None, cfg: IngestConfig) -> float:
+    """The pixel size (Å) of one image: its sidecar, else its metadata, else ingest.default_pixel_size_A.
+
+    A metadata value outside ingest.plausible_pixel_size_A is not believed: writers put 72 dpi in TIFFs
+    that carry no calibration (3.5e7 Å per pixel)."""
+    low, high = cfg.plausible_pixel_size_A
+    sidecar = path.with_suffix(".json").name
+    fix = f'add a sidecar {sidecar} with {{"pixel_size_A": ...}} or set ingest.default_pixel_size_A in params.yaml'
+    value, source = sidecar_pixel_A(path), f"its sidecar {sidecar}"
+    if value is None and from_file is not None and low <= from_file <= high:
+        value, source = from_file, "its metadata"
+    if value is None and cfg.default_pixel_size_A is not None:
+        value, source = cfg.default_pixel_size_A, "ingest.default_pixel_size_A"
+    if value is None and from_file is not None:
+        raise fail(path, f"its metadata give {from_file:.4g} Å per pixel, outside the plausible {low}-{high} Å of "
+                   "atomic-resolution STEM (ingest.plausible_pixel_size_A)", fix)
+    if value is None:
+        raise fail(path, "has no pixel size in its metadata", fix)
+    if not low <= value <= high:
+        raise fail(path, f"{source} gives {value:.4g} Å per pixel, outside the plausible {low}-{high} Å "
+                   "(ingest.plausible_pixel_size_A)", "correct the value, or widen the range in params.yaml")
+    return value
+
+
 def load_working_image(path: Path | str, cfg: IngestConfig, min_size_px: int = 1) -> WorkingImage:
     """Read, check and resample one experimental image to cfg.working_pixel_size_A."""
     from skimage.transform import rescale
 
     path = Path(path)
-    image, pixel = read_any(path)
-    pixel = pixel or cfg.default_pixel_size_A
-    if not pixel or pixel <= 0:
-        raise fail(path, "has no pixel size in its metadata",
-                   f'add a sidecar {path.with_suffix(".json").name} with {{"pixel_size_A": ...}} '
-                   "or set ingest.default_pixel_size_A in params.yaml")
+    original, from_file = read_any(path)
+    pixel = pixel_size_A(path, from_file, cfg)
     scale = pixel / cfg.working_pixel_size_A
     if abs(scale - 1.0) > 1e-3:
-        image = rescale(image, scale, order=3, anti_aliasing=scale < 1, preserve_range=True).astype(np.float32)
+        image = rescale(original, scale, order=3, anti_aliasing=scale < 1, preserve_range=True).astype(np.float32)
     else:
-        scale = 1.0
+        image, scale = original, 1.0
     if min(image.shape) < min_size_px:
         raise fail(path, f"is {image.shape[1]}x{image.shape[0]} px at {cfg.working_pixel_size_A} Å/px, smaller than "
                    f"one {min_size_px} px tile", "use larger images or a smaller tile.tile_size_px")
-    return WorkingImage(path, image, cfg.working_pixel_size_A, scale)
+    return WorkingImage(path, image, cfg.working_pixel_size_A, scale, original.shape, pixel)
 
 
 def rescale_labels(labels: pd.DataFrame, scale: float, pixel_size_A: float) -> pd.DataFrame:
@@ -97,8 +119,3 @@ def rescale_labels(labels: pd.DataFrame, scale: float, pixel_size_A: float) -> p
         out[f"{axis}_px"] = (labels[f"{axis}_px"] + 0.5) * scale - 0.5
         out[f"{axis}_A"] = out[f"{axis}_px"] * pixel_size_A
     return out
-
-
-def require_images(paths: list[Path], what: str) -> None:
-    if not paths:
-        raise StemganError(f"no {what} images found; see data/README.md for the layout")

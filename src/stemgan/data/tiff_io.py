@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,9 @@ import tifffile
 from stemgan.data.files import atomic_write
 from stemgan.errors import fail
 
-_UNIT_TO_A = {"a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "um": 1e4, "µm": 1e4, "micron": 1e4}
+# µ: the micro sign (U+00B5) and the Greek mu (U+03BC) both occur in instrument files
+_UNIT_TO_A = {"a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "um": 1e4, "\u00b5m": 1e4, "\u03bcm": 1e4,
+              "micron": 1e4}
 
 
 def write_tiff(path: Path | str, image: np.ndarray, pixel_size_A: float, metadata: dict | None = None) -> Path:
@@ -26,7 +29,9 @@ def write_tiff(path: Path | str, image: np.ndarray, pixel_size_A: float, metadat
 
 
 def read_tiff(path: Path | str) -> tuple[np.ndarray, float | None, dict]:
-    """A 2-D float32 image, its pixel size in Å (None when the file does not say), and its metadata."""
+    """A 2-D float32 image, its pixel size in Å from the file (None when it does not say), and its metadata.
+
+    A sidecar `<name>.json` is read by `pixel_size_A` in data/ingest.py, for every file format."""
     path = Path(path)
     if not path.is_file():
         raise fail(path, "file not found", "check the path")
@@ -40,7 +45,7 @@ def read_tiff(path: Path | str) -> tuple[np.ndarray, float | None, dict]:
     except (tifffile.TiffFileError, ValueError, OSError, KeyError, IndexError) as exc:
         raise fail(path, f"not a readable TIFF ({exc})", "re-export it as a single-channel TIFF") from exc
     image = check_image(np.squeeze(image), path)
-    pixel = meta.get("pixel_size_A") or _pixel_size_from_tags(resolution, imagej) or _sidecar_pixel_A(path)
+    pixel = meta.get("pixel_size_A") or _pixel_size_from_tags(resolution, imagej)
     return image, (float(pixel) if pixel else None), meta
 
 
@@ -73,7 +78,9 @@ def _pixel_size_from_tags(resolution: tuple[float, int] | None, imagej: dict) ->
     if resolution is None:
         return None
     per_unit, code = resolution
-    scale = unit_to_A(str(imagej.get("unit", "")).replace("\\u00c5", "å"))
+    # ImageJ's description is ASCII: it writes Å, µ and μ as \uXXXX escapes
+    unit = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), str(imagej.get("unit", "")))
+    scale = unit_to_A(unit)
     if scale:
         return scale / per_unit
     if code in (2, 3):
@@ -81,15 +88,19 @@ def _pixel_size_from_tags(resolution: tuple[float, int] | None, imagej: dict) ->
     return None
 
 
-def _sidecar_pixel_A(path: Path) -> float | None:
-    """A '<name>.json' next to the image with {"pixel_size_A": ...} supplies a missing pixel size."""
-    sidecar = path.with_suffix(".json")
+def sidecar_pixel_A(path: Path) -> float | None:
+    """A '<name>.json' next to the image with {"pixel_size_A": ...}: the user's word on the pixel size."""
+    sidecar = Path(path).with_suffix(".json")
     if not sidecar.is_file():
         return None
+    fix = 'write {"pixel_size_A": <Å per pixel, a positive number>}'
     try:
-        return float(json.loads(sidecar.read_text())["pixel_size_A"])
+        value = json.loads(sidecar.read_text())["pixel_size_A"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise fail(sidecar, f"unreadable sidecar ({exc})", 'write {"pixel_size_A": <Å per pixel>}') from exc
+        raise fail(sidecar, f"unreadable sidecar ({exc})", fix) from exc
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise fail(sidecar, f"pixel_size_A is {value!r}, not a positive number of Å per pixel", fix)
+    return float(value)
 
 
 def unit_to_A(unit: str) -> float | None:

@@ -20,15 +20,16 @@ class Evaluation:
     pr_curve: pd.DataFrame
 
 
-def inference_tile(image_shape: tuple[int, int], scoring: ScoringConfig, multiple: int) -> int:
-    """The largest tile <= scoring.tile_px that fits the image and the U-net's pooling levels."""
-    tile = min(scoring.tile_px, *image_shape)
-    return tile - tile % multiple
+def inference_tile(scoring: ScoringConfig, multiple: int) -> int:
+    """scoring.tile_px rounded down to the U-net's pooling levels: the one tile shape of every image, whatever
+    its size (smaller images are padded), so a model traced once serves images of mixed sizes."""
+    return max(scoring.tile_px - scoring.tile_px % multiple, multiple)
 
 
 def defect_probability(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> np.ndarray:
     """Probability of any defect class per pixel (overlapping tiles, blended, optional 8-fold TTA)."""
-    tile = inference_tile(image.shape, scoring, multiple)
+    tile = inference_tile(scoring, multiple)
+
     def predict(tiles):
         logits = model.predict(tiles, batch_size=8, verbose=0)
         e = np.exp(logits - logits.max(axis=-1, keepdims=True))
@@ -52,7 +53,9 @@ def scores_at(probabilities, items, classes, threshold: float, scoring: ScoringC
 def best_threshold(probabilities, items, classes, scoring: ScoringConfig, pixel_size_A: float) -> float:
     """The threshold with the highest pooled F1 (call it on validation images, never on test images)."""
     f1 = [pooled(scores_at(probabilities, items, classes, t, scoring, pixel_size_A))["f1"] for t in scoring.pr_thresholds]
-    return float(scoring.pr_thresholds[int(np.argmax(f1))])
+    if np.isnan(f1).all():  # nothing to find and nothing found at any threshold: no evidence to choose by
+        return scoring.threshold
+    return float(scoring.pr_thresholds[int(np.nanargmax(f1))])
 
 
 def evaluate(probabilities: list[np.ndarray], items, classes: tuple[str, ...], scoring: ScoringConfig,

@@ -12,6 +12,22 @@ from scipy.spatial import cKDTree
 _EPS = 1e-9  # explicit zeros are not edges for the sparse solver
 
 
+def ratio(numerator, denominator):
+    """numerator / denominator, NaN (undefined) where the denominator is 0; numbers or numpy arrays."""
+    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    out = np.divide(numerator, denominator, out=np.full(np.broadcast(numerator, denominator).shape, np.nan),
+                    where=denominator > 0)
+    return float(out) if out.ndim == 0 else out
+
+
+def prf(tp, n_predicted, n_true):
+    """Precision, recall and F1 = 2 TP / (predicted + true), the one definition every score uses.
+
+    A ratio with nothing to count is undefined (NaN), never 100%: precision with no detections, recall with
+    no true defects, F1 with neither. F1 is 0 when only one side is empty (all missed, or all false)."""
+    return ratio(tp, n_predicted), ratio(tp, n_true), ratio(2 * np.asarray(tp), np.add(n_predicted, n_true))
+
+
 @dataclass(frozen=True)
 class Matches:
     predicted_index: np.ndarray
@@ -26,16 +42,15 @@ class Matches:
 
     @property
     def precision(self) -> float:
-        return self.true_positives / self.n_predicted if self.n_predicted else float(self.n_true == 0)
+        return prf(self.true_positives, self.n_predicted, self.n_true)[0]
 
     @property
     def recall(self) -> float:
-        return self.true_positives / self.n_true if self.n_true else float(self.n_predicted == 0)
+        return prf(self.true_positives, self.n_predicted, self.n_true)[1]
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return prf(self.true_positives, self.n_predicted, self.n_true)[2]
 
 
 def match_points(predicted: np.ndarray, true: np.ndarray, radius: float) -> Matches:

@@ -49,7 +49,7 @@ def realism_report(sources: dict[str, np.ndarray], experimental: np.ndarray, pix
 def run_realism(generated_dir: Path, sim_dir: Path, exp_dirs: list[Path], feature_model_path: Path | None,
                 normalize: NormalizeConfig, ingest: IngestConfig, noise_std: float, seed: int, limit: int = 24) -> dict:
     """Sources: generated (seed_0 of a translate output), pristine and Gaussian-noise simulations."""
-    from stemgan.models.translate import load_keras_model
+    from stemgan.models.translate import FCN_MODEL, load_keras_model
 
     generated_dir = generated_dir / "seed_0" if (generated_dir / "seed_0").is_dir() else generated_dir
     experimental = np.concatenate([load_set(d, normalize, ingest, limit // len(exp_dirs)) for d in exp_dirs])
@@ -57,7 +57,7 @@ def run_realism(generated_dir: Path, sim_dir: Path, exp_dirs: list[Path], featur
     noisy = np.clip(pristine + noise_std * np.random.default_rng(seed).standard_normal(pristine.shape), -1, 1)
     sources = {"generated": load_set(generated_dir / "images", normalize, ingest, limit), "pristine": pristine,
                "gaussian": noisy.astype(np.float32)}
-    model = load_keras_model(str(feature_model_path)) if feature_model_path else None
+    model = load_keras_model(str(feature_model_path), FCN_MODEL) if feature_model_path else None
     report = realism_report(sources, experimental, ingest.working_pixel_size_A, model, seed)
     preservation = generated_dir / "label_preservation.json"
     if preservation.is_file():

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from skimage.feature import peak_local_max
 
-from stemgan.evaluation.matching import match_points
+from stemgan.evaluation.matching import match_points, prf
 
 
 def defect_coordinates(probability: np.ndarray, threshold: float, min_distance_px: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,13 +42,6 @@ def score_image(name: str, predicted: np.ndarray, true: np.ndarray, shape, borde
     return ImageScore(name, m.true_positives, len(predicted), len(true))
 
 
-def prf(tp: int, n_predicted: int, n_true: int) -> tuple[float, float, float]:
-    precision = tp / n_predicted if n_predicted else float(n_true == 0)
-    recall = tp / n_true if n_true else float(n_predicted == 0)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
-
-
 def pooled(scores: list[ImageScore]) -> dict[str, float]:
     tp, n_pred, n_true = (sum(getattr(s, k) for s in scores) for k in ("tp", "n_predicted", "n_true"))
     p, r, f = prf(tp, n_pred, n_true)
@@ -56,16 +49,17 @@ def pooled(scores: list[ImageScore]) -> dict[str, float]:
 
 
 def bootstrap_f1(scores: list[ImageScore], n: int, seed: int) -> tuple[float, float]:
-    """95% interval of pooled F1 resampling images with replacement."""
+    """95% interval of pooled F1 resampling images with replacement (resamples where F1 is undefined,
+    with no true defects and no detections, are left out; NaN when every resample is)."""
     if not scores or n <= 0:
         return float("nan"), float("nan")
     counts = np.array([[s.tp, s.n_predicted, s.n_true] for s in scores], dtype=np.float64)
     picks = np.random.default_rng(seed).integers(0, len(scores), size=(n, len(scores)))
     tp, n_pred, n_true = counts[picks].sum(axis=1).T
-    precision = np.divide(tp, n_pred, out=np.zeros_like(tp), where=n_pred > 0)
-    recall = np.divide(tp, n_true, out=np.zeros_like(tp), where=n_true > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=precision + recall > 0)
-    return float(np.percentile(f1, 2.5)), float(np.percentile(f1, 97.5))
+    f1 = prf(tp, n_pred, n_true)[2]
+    if np.isnan(f1).all():
+        return float("nan"), float("nan")
+    return float(np.nanpercentile(f1, 2.5)), float(np.nanpercentile(f1, 97.5))
 
 
 def per_image_table(scores: list[ImageScore]) -> pd.DataFrame:

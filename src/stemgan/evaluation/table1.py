@@ -22,7 +22,7 @@ def run_cell(source: str, set_name: str, fcn_dir: Path, table: Table1Config, fcn
     import mlflow
 
     from stemgan.evaluation.evaluate import validate_then_score
-    from stemgan.models.translate import load_keras_model
+    from stemgan.models.translate import FCN_MODEL, load_keras_model
     from stemgan.tracking.mlflow_runs import experiment_id, flatten, log_metrics
     from stemgan.training.fcn_train import load_labelled
 
@@ -35,7 +35,7 @@ def run_cell(source: str, set_name: str, fcn_dir: Path, table: Table1Config, fcn
     test = [item for f in folders for item in load_labelled(f / "test", norm, ingest, fcn.tile_size_px)]
     seeds, curves, images = [], [], []
     for k, trained in enumerate(manifest["seeds"][:table.n_seeds]):
-        model = load_keras_model(str(Path(fcn_dir) / trained["model"]))
+        model = load_keras_model(str(Path(fcn_dir) / trained["model"]), FCN_MODEL)
         with mlflow.start_run(experiment_id=experiment_id(table.experiment), run_name=f"{source}-{set_name}-seed{k}",
                               tags={"stage": "table1-cell", "source": source, "set": set_name,
                                     "fcn_run_id": trained["mlflow_run_id"]}) as run:
@@ -52,8 +52,8 @@ def run_cell(source: str, set_name: str, fcn_dir: Path, table: Table1Config, fcn
         images.append(result.per_image.assign(seed=k))
     frame = pd.DataFrame(seeds)
     summary = {"source": source, "set": set_name, "n_seeds": len(seeds), "fcn_dir": str(fcn_dir),
-               **{f"{m}_mean": float(frame[m].mean()) for m in ("precision", "recall", "f1")},
-               **{f"{m}_std": float(frame[m].std(ddof=0)) for m in ("precision", "recall", "f1")},
+               **{f"{m}_mean": float(frame[m].mean(skipna=False)) for m in ("precision", "recall", "f1")},
+               **{f"{m}_std": float(frame[m].std(ddof=0, skipna=False)) for m in ("precision", "recall", "f1")},
                "seeds": seeds}
     with atomic_directory(out_dir) as tmp:
         (tmp / "cell.json").write_text(json.dumps(summary, indent=2))

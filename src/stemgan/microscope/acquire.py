@@ -87,12 +87,10 @@ def acquire_set(set_name: str, material_name: str, material: MaterialConfig, opt
 
 
 def run_acquire(cfg: AcquireConfig, materials: dict[str, MaterialConfig], optics: OpticsConfig,
-                pixel_size_A: float, out_dir: Path, force: bool = False) -> dict[str, pd.DataFrame]:
-    """Write every configured set into out_dir (atomically); refuses to overwrite data unless force."""
+                pixel_size_A: float, out_dir: Path) -> dict[str, pd.DataFrame]:
+    """Write every configured set into out_dir (atomically); a folder of the user's own data is kept
+    (data/files.py: only folders stemgan wrote are replaced)."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise StemganError(f"{out_dir}: already holds data; it may be your own images, so it is kept "
-                           "(pass --force to replace it with the demo sets)")
     logs = {}
     with atomic_directory(out_dir) as tmp:
         for set_name, spec in cfg.sets.items():

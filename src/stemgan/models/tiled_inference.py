@@ -39,6 +39,11 @@ def predict_tiled(predict: Predict, image: np.ndarray, tile: int, stride: int, t
 
     tta averages over the 8 symmetries, or over the 4 scan-preserving ones for a network trained
     only on those (so its row-wise scan artefacts are not averaged with column-wise copies)."""
+    h, w = image.shape
+    if h < tile or w < tile:  # every call sees (tile, tile): a model traced once serves images of any size
+        padded = np.pad(np.asarray(image, dtype=np.float32), ((0, max(tile - h, 0)), (0, max(tile - w, 0))),
+                        mode="reflect")
+        return predict_tiled(predict, padded, tile, stride, tta, scan_preserving)[:h, :w]
     tiles, origins = cut_tiles(np.asarray(image, dtype=np.float32), tile, stride)
     tiles = tiles[..., None]
     views = (SCAN_PRESERVING_VIEWS if scan_preserving else range(8)) if tta else (0,)
@@ -47,7 +52,6 @@ def predict_tiled(predict: Predict, image: np.ndarray, tile: int, stride: int, t
     per_view = np.split(viewed, len(views))
     outputs = sum(_inverse_symmetry(out, v) for out, v in zip(per_view, views)) / len(views)
     window = blend_window(tile)[..., None]
-    h, w = image.shape
     total = np.zeros((h, w, outputs.shape[-1]), dtype=np.float64)
     weight = np.zeros((h, w, 1), dtype=np.float64)
     for (r, c), out in zip(origins, outputs):  # loops over tiles (tens), not pixels

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stemgan.config import CycleGANConfig, NormalizeConfig, TranslateConfig
-from stemgan.data.files import atomic_directory
+from stemgan.data.files import atomic_directory, claim_folder
 from stemgan.data.ingest import list_images
 from stemgan.data.labels_io import read_labels
 from stemgan.data.normalize import normalize_image
@@ -28,16 +29,28 @@ from stemgan.training.input_noise import InputNoise
 GENERATOR_FILE = "generator_sim2exp.keras"
 
 
+@dataclass(frozen=True)
+class ModelKind:
+    """What a model file is, and the command that makes one (for the one-line errors)."""
+
+    name: str
+    made_by: str
+
+
+GENERATOR_MODEL = ModelKind("generator", "stemgan train-cyclegan (or dvc repro)")
+FCN_MODEL = ModelKind("FCN", "stemgan train-fcn, e.g. artifacts/fcn/<source>/fcn_seed_0.keras (or dvc repro)")
+
+
 def load_generator(ref: str):
     """A Keras generator from a .keras file, a training output folder, or an MLflow URI
     (`models:/<name>@champion`, `models:/<name>/<version>`, `runs:/<id>/generator_sim2exp`)."""
     path = Path(ref)
     if not _is_mlflow_uri(ref) and path.is_dir():
         ref = str(path / GENERATOR_FILE)
-    return load_keras_model(ref)
+    return load_keras_model(ref, GENERATOR_MODEL)
 
 
-def load_keras_model(ref: str):
+def load_keras_model(ref: str, kind: ModelKind = GENERATOR_MODEL):
     """A Keras model from a .keras file or an MLflow model URI, with one-line errors."""
     import keras
 
@@ -56,11 +69,12 @@ def load_keras_model(ref: str):
                                "check the model name/alias in the MLflow UI") from exc
     path = Path(ref)
     if not path.is_file():
-        raise fail(path, "model not found", "train one (train-cyclegan, dvc repro) or give a .keras file")
+        raise fail(path, f"{kind.name} model not found", f"train one with {kind.made_by}")
     try:
         return keras.models.load_model(path, compile=False)
-    except (ValueError, OSError) as exc:
-        raise fail(path, f"not a Keras model ({str(exc).splitlines()[0]})", "give a .keras file saved by stemgan") from exc
+    except Exception as exc:  # a truncated or foreign file fails in zipfile, h5py or Keras, each its own way
+        raise fail(path, f"is not a readable Keras {kind.name} model ({type(exc).__name__})",
+                   f"give a .keras file saved by stemgan, or make one with {kind.made_by}") from exc
 
 
 def generator_input_noise(ref: str, cyclegan: CycleGANConfig, pixel_size_A: float) -> InputNoise:
@@ -112,6 +126,7 @@ def generator_refs(ref: str, out_dir: Path) -> list[tuple[str, Path]]:
     path = Path(ref)
     seeds = sorted(path.glob("seed_*/" + GENERATOR_FILE)) if not _is_mlflow_uri(ref) else []
     if seeds:
+        claim_folder(out_dir)
         return [(str(p.parent), Path(out_dir) / p.parent.name) for p in seeds]
     return [(ref, Path(out_dir))]
 
@@ -130,8 +145,8 @@ def translate_image(generator, image: np.ndarray, cfg: TranslateConfig, noise: I
 def run_translate(generator_ref: str, sim_dir: Path, out_dir: Path, cfg: TranslateConfig, normalize: NormalizeConfig,
                   noise: InputNoise, pixel_size_A: float, scan_preserving: bool = False) -> dict:
     """Write out_dir/images/*.tif (float32, [-1, 1]) + labels/*.csv (unchanged) + label_preservation.json."""
+    paths = list_images(Path(sim_dir) / "images")  # input errors before the model load
     generator = load_generator(generator_ref)
-    paths = list_images(Path(sim_dir) / "images")
     simulated, noisy_inputs, generated, tables = [], [], [], []
     with atomic_directory(out_dir) as tmp:
         for path in tqdm(paths, desc=f"translate -> {out_dir}", unit="img"):

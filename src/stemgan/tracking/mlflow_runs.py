@@ -85,4 +85,32 @@ def log_metrics(metrics: dict[str, float], step: int) -> None:
         mlflow.log_metrics(clean, step=step)
 
 
+def backfill_metrics(run_id: str, history) -> None:
+    """Log the rows of a per-epoch history (`epoch` column, 1-based) that the run lacks, at step = epoch."""
+    import mlflow
+
+    keys = [k for k in history.columns if k != "epoch"]
+    if not keys:
+        return
+    logged = {m.step for m in mlflow.MlflowClient().get_metric_history(run_id, keys[0])}
+    for row in history.to_dict("records"):
+        if int(row["epoch"]) not in logged:
+            log_metrics({k: row[k] for k in keys}, step=int(row["epoch"]))
+
+
+def mark_abandoned(run_id: str, reason: str) -> None:
+    """A run left RUNNING by a killed process, now replaced by another: status KILLED, with the reason as a tag."""
+    import mlflow
+
+    setup_tracking()
+    client = mlflow.MlflowClient()
+    try:
+        run = client.get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return  # the store was wiped: nothing to mark
+    if run.info.status == "RUNNING":
+        client.set_tag(run_id, "stemgan.abandoned", reason)
+        client.set_terminated(run_id, "KILLED")
+
+
 MODEL_PIP_REQUIREMENTS = ["tensorflow-cpu==2.21.0", "keras==3.15.1"]

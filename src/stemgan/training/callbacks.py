@@ -43,13 +43,20 @@ class MlflowEpochLogger(keras.callbacks.Callback):
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves model, optimizers, image pools and the epoch counter after every epoch (resumable)."""
+    """After every epoch: its row in the history file, then model, optimizers, image pools and the epoch counter.
 
-    def __init__(self, manager: tf.train.CheckpointManager, epoch_counter: tf.Variable):
+    The history row goes first, so a kill in between leaves a row that the resume drops (rows past the
+    checkpoint's epoch), never a checkpoint without its row. Put this before the MLflow logger: a resumed
+    run then back-fills a missed point instead of logging one twice."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, epoch_counter: tf.Variable, history_file: Path):
         super().__init__()
-        self.manager, self.epoch_counter = manager, epoch_counter
+        self.manager, self.epoch_counter, self.history_file = manager, epoch_counter, Path(history_file)
 
     def on_epoch_end(self, epoch, logs=None):
+        from stemgan.training.history import append_epoch
+
+        append_epoch(self.history_file, epoch + 1, logs or {})
         self.epoch_counter.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import dataclasses
 import math
 import shutil
 import sys
@@ -20,6 +20,7 @@ from stemgan.errors import StemganError
 
 FINGERPRINT_FILE = "fingerprint.json"
 INPUT_NOISE_FILE = "input_noise.json"  # beside the generators: the noise translate must add
+HISTORY_FILE = "history.csv"           # per-epoch metrics, kept beside the checkpoints and copied to the output
 # the code that defines a cycleGAN training (also the train_cyclegan stage's deps in dvc.yaml)
 TRAINING_SOURCES = ("models/blocks.py", "models/networks.py", "models/fourier.py", "models/losses.py",
                     "models/image_pool.py", "models/schedule.py", "models/cyclegan.py", "training/data.py",
@@ -34,6 +35,22 @@ class CycleGANRun:
     out_dir: Path
     model_uri: str | None = None  # the MLflow logged generator (for registration)
     input_noise: object = None    # the InputNoise G was trained with (translate must use the same)
+    reused: bool = False          # the output of an earlier, identical training: nothing was run
+
+
+def finished_output(out_dir: Path, fingerprint_value: str, epochs: int) -> CycleGANRun | None:
+    """The result in out_dir if it is that of this very training, finished (a rerun is then a no-op)."""
+    from stemgan.training.input_noise import InputNoise
+
+    metrics_file = Path(out_dir) / "metrics.json"
+    if not metrics_file.is_file():
+        return None
+    metrics = json.loads(metrics_file.read_text())
+    if metrics.get("fingerprint") != fingerprint_value or metrics.get("epochs") != epochs:
+        return None
+    final = {k: v for k, v in metrics.items() if k not in ("mlflow_run_id", "epochs", "fingerprint")}
+    return CycleGANRun(metrics["mlflow_run_id"], epochs, final, Path(out_dir),
+                       input_noise=InputNoise.load(Path(out_dir) / INPUT_NOISE_FILE), reused=True)
 
 
 def configure_precision_and_strategy(cfg: CycleGANConfig):
@@ -79,10 +96,16 @@ def fingerprint(cfg: CycleGANConfig, tile_dirs: Sequence[Path]) -> str:
 
 
 def prepare_checkpoint_dir(checkpoint_dir: Path, print_fn=print, fingerprint_value: str = "") -> None:
-    """Keep the folder if it belongs to this training; otherwise start it afresh (never mix runs)."""
+    """Keep the folder if it belongs to this training; otherwise start it afresh (never mix runs), and mark
+    the abandoned training's MLflow run KILLED (a killed process leaves it RUNNING)."""
+    from stemgan.tracking.mlflow_runs import RUN_ID_FILE, mark_abandoned
+
     marker = checkpoint_dir / FINGERPRINT_FILE
     if marker.is_file() and json.loads(marker.read_text()).get("fingerprint") != fingerprint_value:
         print_fn(f"train-cyclegan: settings or data changed since {checkpoint_dir} was written; starting afresh")
+        if (checkpoint_dir / RUN_ID_FILE).is_file():
+            mark_abandoned((checkpoint_dir / RUN_ID_FILE).read_text().strip(),
+                           "settings or data changed before the training finished; a new run replaces it")
         shutil.rmtree(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps({"fingerprint": fingerprint_value}))
@@ -118,10 +141,15 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
 
     from stemgan.training.callbacks import EpochCheckpoint, MlflowEpochLogger, RealismMonitor, SampleGrid
     from stemgan.training.data import FIELD_CANVAS_TILES, load_tile_sets, unpaired_stream
+    from stemgan.training.history import final_metrics, read_history
     from stemgan.training.input_noise import InputNoise, estimate_field_sigma, estimate_white_sigma
-    from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, flatten, start_or_resume
+    from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, backfill_metrics, flatten, start_or_resume
 
     cfg.check()
+    fingerprint_value = fingerprint(cfg, [*sim_dirs, *exp_dirs])
+    done = finished_output(out_dir, fingerprint_value, cfg.epochs)
+    if done is not None:
+        return done
     sim_tiles, exp_tiles = load_tile_sets(list(sim_dirs)), load_tile_sets(list(exp_dirs))
     tile_size = sim_tiles.shape[1]
     if exp_tiles.shape[1] != tile_size:
@@ -131,7 +159,7 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
         raise StemganError(f"params.yaml: cyclegan.generator.depth {cfg.generator.depth} needs tiles divisible by "
                            f"{2**cfg.generator.depth} px (tiles are {tile_size} px)")
     steps = cfg.steps_per_epoch or math.ceil(max(len(sim_tiles), len(exp_tiles)) / cfg.batch_size)
-    prepare_checkpoint_dir(checkpoint_dir, fingerprint_value=fingerprint(cfg, [*sim_dirs, *exp_dirs]))
+    prepare_checkpoint_dir(checkpoint_dir, fingerprint_value=fingerprint_value)
 
     keras.utils.set_random_seed(cfg.seed)
     strategy = configure_precision_and_strategy(cfg)
@@ -158,25 +186,28 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
 
     run, resumed = start_or_resume(cfg.experiment, run_name, checkpoint_dir, parent_run_id,
                                    tags={"stage": "train-cyclegan", **data_tags(sim_dirs, exp_dirs)})
+    history_file = checkpoint_dir / HISTORY_FILE
     with run:
-        if not resumed:
+        if resumed:  # epochs checkpointed but not yet logged when the process died
+            backfill_metrics(run.info.run_id, read_history(history_file, start_epoch))
+        else:
             mlflow.log_params({**flatten(as_dict(cfg)), "tile_size_px": tile_size, "steps_per_epoch": steps,
                                "n_sim_tiles": len(sim_tiles), "n_exp_tiles": len(exp_tiles),
                                **flatten({"input_noise": dataclasses.asdict(noise)})})
-        history_cb = keras.callbacks.History()
         callbacks = [RealismMonitor(sim_monitor, exp_monitor, pixel_size_A), keras.callbacks.TerminateOnNaN(),
-                     *extra_callbacks, MlflowEpochLogger(), SampleGrid(sim_monitor, exp_monitor, cfg.sample_every_epochs),
-                     EpochCheckpoint(manager, epoch_counter), history_cb]
+                     *extra_callbacks, EpochCheckpoint(manager, epoch_counter, history_file), MlflowEpochLogger(),
+                     SampleGrid(sim_monitor, exp_monitor, cfg.sample_every_epochs)]
         if start_epoch < cfg.epochs:
             model.fit(dataset, epochs=cfg.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
                       callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
         epochs_done = int(epoch_counter.numpy())
-        final = {k: float(v[-1]) for k, v in history_cb.history.items() if v}
+        history = read_history(history_file, epochs_done)
+        final = final_metrics(history)
         if any(not math.isfinite(v) for v in final.values()) or epochs_done < cfg.epochs:
             raise StemganError(f"train-cyclegan: training stopped at epoch {epochs_done} with non-finite losses; "
                                "lower cyclegan.lr or check the input tiles")
-        _export(model, out_dir, run.info.run_id, epochs_done, final, history_cb.history, sim_monitor, exp_monitor,
-                noise)
+        _export(model, out_dir, run.info.run_id, epochs_done, final, history, sim_monitor, exp_monitor, noise,
+                fingerprint_value)
         model_uri = None
         if log_model:
             import mlflow.tensorflow
@@ -186,18 +217,17 @@ def train_cyclegan(cfg: CycleGANConfig, sim_dirs: Sequence[Path], exp_dirs: Sequ
         return CycleGANRun(run.info.run_id, epochs_done, final, out_dir, model_uri, noise)
 
 
-def _export(model, out_dir: Path, run_id: str, epochs_done: int, final: dict, history: dict, sim_monitor, exp_monitor,
-            noise):
-    import pandas as pd
-
+def _export(model, out_dir: Path, run_id: str, epochs_done: int, final: dict, history, sim_monitor, exp_monitor,
+            noise, fingerprint_value: str):
     from stemgan.evaluation.figures import cycle_grid
 
     with atomic_directory(out_dir) as tmp:
         model.gen_sim2exp.save(tmp / "generator_sim2exp.keras")
         model.gen_exp2sim.save(tmp / "generator_exp2sim.keras")
         noise.save(tmp / INPUT_NOISE_FILE)
-        pd.DataFrame(history).to_csv(tmp / "history.csv", index_label="epoch_index")
-        (tmp / "metrics.json").write_text(json.dumps({"mlflow_run_id": run_id, "epochs": epochs_done, **final}, indent=2))
+        history.to_csv(tmp / HISTORY_FILE, index=False)
+        (tmp / "metrics.json").write_text(json.dumps({"mlflow_run_id": run_id, "epochs": epochs_done, **final,
+                                                      "fingerprint": fingerprint_value}, indent=2))
         fake = model.gen_sim2exp.predict(sim_monitor[:4], verbose=0)
         figure = cycle_grid(sim_monitor[:4], fake, model.gen_exp2sim.predict(fake, verbose=0), exp_monitor[:4])
         figure.savefig(tmp / "samples.png", dpi=80)

@@ -43,16 +43,19 @@ def seed_folders(train_dir: Path, n_seeds: int) -> list[Path]:
 def train_source(source: str, train_dir: Path, n_seeds: int, fcn: FCNConfig, normalize: NormalizeConfig,
                  ingest: IngestConfig, classes: tuple[str, ...], out_dir: Path) -> dict:
     """n_seeds FCNs, each in its own MLflow run with its model; out_dir gets fcn_seed_<k>.keras and fcn.json."""
+    from stemgan.training.fcn_train import load_labelled, train_fcn
+
+    norm, noise = source_settings(source, fcn, normalize)
+    folders = seed_folders(Path(train_dir), n_seeds)
+    trains = [load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in folders]  # input errors first
+
     import mlflow
     import mlflow.tensorflow
 
     from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, experiment_id, flatten
-    from stemgan.training.fcn_train import load_labelled, train_fcn
 
-    norm, noise = source_settings(source, fcn, normalize)
     exp_id, seeds, models = experiment_id(fcn.experiment), [], []
-    for k, folder in enumerate(seed_folders(Path(train_dir), n_seeds)):
-        train = load_labelled(folder, norm, ingest, fcn.tile_size_px)
+    for k, (folder, train) in enumerate(zip(folders, trains)):
         with mlflow.start_run(experiment_id=exp_id, run_name=f"fcn-{source}-seed{k}",
                               tags={"stage": "fcn", "source": source, "train": str(folder)}) as run:
             mlflow.log_params({**flatten(dataclasses.asdict(fcn)), "source": source, "seed": fcn.seed + k,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from stemgan.config import FCNConfig, IngestConfig, NormalizeConfig
 from stemgan.data.ingest import list_images, load_working_image, rescale_labels
-from stemgan.data.labels_io import read_labels
+from stemgan.data.labels_io import check_labels_inside, read_labels
 from stemgan.data.normalize import normalize_image
 from stemgan.errors import fail
 
@@ -32,8 +32,9 @@ def load_labelled(folder: Path, normalize: NormalizeConfig, ingest: IngestConfig
         label_file = folder / "labels" / f"{path.stem}.csv"
         if not label_file.is_file():
             raise fail(label_file, f"missing labels for {path.name}", "add the CSV or remove the image")
-        labels = rescale_labels(read_labels(label_file, working.pixel_size_A / working.scale), working.scale,
-                                working.pixel_size_A)
+        original = read_labels(label_file, working.pixel_size_A / working.scale)
+        check_labels_inside(original, working.original_shape, label_file)
+        labels = rescale_labels(original, working.scale, working.pixel_size_A)
         items.append(LabelledImage(path.stem, normalize_image(working.image, normalize), labels))
     return items
 
