@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup data repro test test-fast clean
+.PHONY: setup data repro lint test test-fast clean
 
 $(STAMP): requirements.txt requirements-common.txt constraints.txt pyproject.toml
 	@[ -n "$(PYTHON)" ] && command -v $(PYTHON) >/dev/null || { echo "make: no Python 3.11, 3.12 or 3.13 found \
@@ -34,11 +34,17 @@ repro: data
 	dvc repro
 	@echo "Results: artifacts/ (dvc outputs), reports/ ; see README.md"
 
-test: $(STAMP)
+# ruff (format + lint, 120 columns) and the house rules (no upward imports, a module per dvc.yaml stage)
+lint: $(STAMP)
+	$(BIN)/ruff format --check --quiet src tests benchmarks
+	$(BIN)/ruff check --quiet src tests benchmarks
+	$(BIN)/python -m stemgan.tools.check_layout
+
+test: lint
 	$(BIN)/python -m pytest
 
 # the edit loop: everything but the slow end-to-end tests (CI runs `make test`)
-test-fast: $(STAMP)
+test-fast: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 clean:

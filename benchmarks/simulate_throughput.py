@@ -1,6 +1,6 @@
 """Labelled 1024^2 WSe2 images per second: compute only, and compute + TIFF/CSV writing.
 
-    python benchmarks/simulate_throughput.py [--size 1024] [--n 20]
+python benchmarks/simulate_throughput.py [--size 1024] [--n 20]
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from stemgan.config import load_material, load_section, read_params
+from stemgan.config import load_params
 from stemgan.data.labels_io import write_labels
 from stemgan.data.tiff_io import write_tiff
 from stemgan.seeding import item_rng
@@ -25,9 +25,8 @@ def main() -> None:
     parser.add_argument("--material", default="wse2")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
-    params = read_params(args.params)
-    material, optics = load_material(args.material, args.params, params), load_section("optics", args.params, params)
-    pixel = load_section("simulate", args.params, params).pixel_size_A
+    params = load_params(args.params)
+    material, optics, pixel = params.material(args.material), params.optics, params.simulate.pixel_size_A
     crystal = crystal_for(material, args.material)
     simulate_image(material, optics, args.size, pixel, item_rng(0, "warm"), crystal=crystal)  # warm FFT plans
 
@@ -39,13 +38,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         for i in range(args.n):
-            image, labels, meta = simulate_image(material, optics, args.size, pixel, item_rng(0, "bench", i),
-                                                 crystal=crystal)
+            image, labels, meta = simulate_image(
+                material, optics, args.size, pixel, item_rng(0, "bench", i), crystal=crystal
+            )
             write_tiff(Path(tmp) / f"{i}.tif", image, pixel, meta)
             write_labels(Path(tmp) / f"{i}.csv", labels)
         with_io = args.n / (time.perf_counter() - start)
-    print(f"{args.material} {args.size}x{args.size} px, {len(labels)} columns/image: "
-          f"{compute:.1f} images/s compute, {with_io:.1f} images/s with TIFF+CSV writing")
+    print(
+        f"{args.material} {args.size}x{args.size} px, {len(labels)} columns/image: "
+        f"{compute:.1f} images/s compute, {with_io:.1f} images/s with TIFF+CSV writing"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Tiles per second of the cycleGAN train step for a profile (random tiles, no I/O).
 
-    python benchmarks/train_throughput.py                      # params.yaml (CPU default)
-    python benchmarks/train_throughput.py --profile profiles/paper.yaml --steps 20
+python benchmarks/train_throughput.py                      # params.yaml (CPU default)
+python benchmarks/train_throughput.py --profile profiles/paper.yaml --steps 20
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ def main() -> None:
     import tensorflow as tf
 
     from stemgan.cli.profiles import apply_profile
-    from stemgan.config import load_section, read_params
+    from stemgan.config import read_params, validate_params
     from stemgan.training.cyclegan_train import build_cyclegan, configure_precision_and_strategy
 
     params = read_params(args.params)
     if args.profile:
         params = apply_profile(params, args.profile)
-    cfg = load_section("cyclegan", args.params, params)
+    cfg = validate_params(params, args.params).cyclegan
     if args.batch_size:
         cfg = dataclasses.replace(cfg, batch_size=args.batch_size)
     tile = params["tile"]["tile_size_px"]
@@ -54,10 +54,12 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     g_params = model.gen_sim2exp.count_params()
     devices = [d.device_type for d in tf.config.list_logical_devices()]
-    print(f"tile {tile}px batch {cfg.batch_size} G {g_params / 1e6:.2f}M params x2, D x{len(model.discriminators)}, "
-          f"mixed={cfg.mixed_precision} xla={cfg.xla} on {sorted(set(devices))}: "
-          f"{args.steps * cfg.batch_size / elapsed:.2f} tiles/s ({elapsed / args.steps * 1000:.0f} ms/step, "
-          f"warm-up {compile_s:.0f} s)")
+    print(
+        f"tile {tile}px batch {cfg.batch_size} G {g_params / 1e6:.2f}M params x2, D x{len(model.discriminators)}, "
+        f"mixed={cfg.mixed_precision} xla={cfg.xla} on {sorted(set(devices))}: "
+        f"{args.steps * cfg.batch_size / elapsed:.2f} tiles/s ({elapsed / args.steps * 1000:.0f} ms/step, "
+        f"warm-up {compile_s:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def run_cli(*args, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run `stemgan ARGS` as a user would; returns the completed process (text output)."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([sys.executable, "-m", "stemgan", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stemgan", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"stemgan {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc
@@ -47,12 +48,13 @@ def tiny_params(image_size_px: int = 128) -> dict:
     for preset in p["acquire"]["presets"].values():  # short frames drift less; keep the margin honest
         preset["scan"]["drift_A_per_s"] = {"mean": 0.5, "std": 0.1}
     p["tile"].update(tile_size_px=64, stride_px=64)
-    p["cyclegan"].update(epochs=2, steps_per_epoch=3, batch_size=2, pool_size=4, monitor_tiles=4, sample_every_epochs=1,
-                         generator={"depth": 3, "base_filters": 8, "max_filters": 16, "norm": "instance", "dropout": 0.5},
-                         discriminator={"base_filters": 8, "n_layers": 2, "norm": "instance"})
+    p["cyclegan"].update(epochs=2, steps_per_epoch=3, batch_size=2, pool_size=4, monitor_tiles=4, sample_every_epochs=1)
+    p["cyclegan"]["generator"].update(depth=3, base_filters=8, max_filters=16)  # keys, not sections: the defaults
+    p["cyclegan"]["discriminator"].update(base_filters=8, n_layers=2)  # (e.g. residual G) stay in force
     p["fcn"].update(tile_size_px=32, filters=[8, 16], bottleneck=16, steps=20, batch_size=8)
-    p["fcn"]["scoring"].update(tile_px=64, stride_px=32, tta=False, bootstrap=20, border_A=1.0,
-                               pr_thresholds=[0.3, 0.5, 0.7])
+    p["fcn"]["scoring"].update(
+        tile_px=64, stride_px=32, tta=False, bootstrap=20, border_A=1.0, pr_thresholds=[0.3, 0.5, 0.7]
+    )
     p["table1"]["n_seeds"] = 1
     p["tune"].update(n_trials=2, cyclegan_epochs=2, cyclegan_steps_per_epoch=2, fcn_steps=10)
     return p

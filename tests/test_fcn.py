@@ -9,26 +9,47 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from stemgan.config import (DefectRule, FCNConfig, MaterialConfig, NormalizeConfig, OpticsConfig,  # noqa: E402
-                            ScoringConfig)
-from stemgan.data.normalize import normalize_image  # noqa: E402
-from stemgan.evaluation.evaluate import defect_probability, evaluate  # noqa: E402
-from stemgan.seeding import item_rng  # noqa: E402
-from stemgan.simulation.simulate import simulate_image  # noqa: E402
-from stemgan.training.fcn_train import LabelledImage, train_fcn  # noqa: E402
-from tests.conftest import run_cli, tiny_params, write_params  # noqa: E402
+from stemgan.config import (
+    DefectRule,
+    FCNConfig,
+    MaterialConfig,
+    NormalizeConfig,
+    OpticsConfig,
+    ScoringConfig,
+)
+from stemgan.data.labelled import LabelledImage
+from stemgan.data.normalize import normalize_image
+from stemgan.evaluation.evaluate import defect_probability, evaluate
+from stemgan.seeding import item_rng
+from stemgan.simulation.simulate import simulate_image
+from stemgan.training.fcn_train import train_fcn
+from tests.conftest import run_cli, tiny_params, write_params
 
 PIXEL_A = 0.2074
 CLASSES = ("se_vacancy_single",)
 SCORING = ScoringConfig(tile_px=128, stride_px=64, tta=False, bootstrap=100, border_A=1.0)
-TINY_FCN = FCNConfig(seed=0, tile_size_px=64, filters=(8, 16), bottleneck=16, dropout=0.0, batch_size=8, steps=300,
-                     lr=0.003, scoring=SCORING)
+TINY_FCN = FCNConfig(
+    seed=0,
+    tile_size_px=64,
+    filters=(8, 16),
+    bottleneck=16,
+    dropout=0.0,
+    batch_size=8,
+    steps=300,
+    lr=0.003,
+    scoring=SCORING,
+)
 
 
 @pytest.fixture(scope="module")
 def one_image():
-    material = MaterialConfig(builder="mx2", formula="WSe2", a_A=3.3, thickness_A=3.595,
-                              defects=(DefectRule("se_vacancy_single", "Se", 0.08, remove=1),))
+    material = MaterialConfig(
+        builder="mx2",
+        formula="WSe2",
+        a_A=3.3,
+        thickness_A=3.595,
+        defects=(DefectRule("se_vacancy_single", "Se", 0.08, remove=1),),
+    )
     image, labels, _ = simulate_image(material, OpticsConfig(), 128, PIXEL_A, item_rng(5, "fcn"))
     return LabelledImage("one", normalize_image(image, NormalizeConfig()), labels)
 
@@ -55,12 +76,31 @@ def test_fcn_overfits_one_image_then_evaluate_scores_a_user_folder(one_image, tm
     model.save(tmp_path / "fcn.keras")
     params = tmp_path / "params.yaml"
     p = tiny_params()
-    p["fcn"].update(filters=[8, 16], bottleneck=16, tile_size_px=64,
-                    scoring={**p["fcn"]["scoring"], "tile_px": 128, "stride_px": 64, "tta": False, "bootstrap": 100,
-                             "border_A": 1.0})
+    p["fcn"].update(
+        filters=[8, 16],
+        bottleneck=16,
+        tile_size_px=64,
+        scoring={
+            **p["fcn"]["scoring"],
+            "tile_px": 128,
+            "stride_px": 64,
+            "tta": False,
+            "bootstrap": 100,
+            "border_A": 1.0,
+        },
+    )
     write_params(params, p)
-    proc = run_cli("evaluate", "--model", tmp_path / "fcn.keras", "--labelled", folder, "--out", tmp_path / "scores",
-                   "--params", params)
+    proc = run_cli(
+        "evaluate",
+        "--model",
+        tmp_path / "fcn.keras",
+        "--labelled",
+        folder,
+        "--out",
+        tmp_path / "scores",
+        "--params",
+        params,
+    )
     metrics = json.loads((tmp_path / "scores" / "metrics.json").read_text())
     assert metrics["f1"] == 1.0 and metrics["n_true"] == n_true, proc.stdout
     assert "F1 100.0%" in proc.stdout

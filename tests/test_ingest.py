@@ -44,14 +44,17 @@ def folder(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("case, needles", [
-    ("corrupt", ["not a readable TIFF", "re-export"]),
-    ("rgb", ["RGB", "single-channel"]),
-    ("stack", ["3-D", "one 2-D frame"]),
-    ("nan", ["NaN/Inf", "fix or crop"]),
-    ("small", ["smaller than one 64 px tile", "tile_size_px"]),
-    ("no_pixel_size", ["no pixel size", "sidecar"]),
-])
+@pytest.mark.parametrize(
+    "case, needles",
+    [
+        ("corrupt", ["not a readable TIFF", "re-export"]),
+        ("rgb", ["RGB", "single-channel"]),
+        ("stack", ["3-D", "one 2-D frame"]),
+        ("nan", ["NaN/Inf", "fix or crop"]),
+        ("small", ["smaller than one 64 px tile", "tile_size_px"]),
+        ("no_pixel_size", ["no pixel size", "sidecar"]),
+    ],
+)
 def test_bad_images_give_one_line_and_no_output(case, needles, folder, tmp_path, tiny_params_file):
     bad = folder / f"{case}.tif"
     if case == "corrupt":
@@ -92,8 +95,9 @@ def test_empty_folder_and_wrong_params(folder, tmp_path, tiny_params_file):
     assert_one_line_error(tile_cli(folder, tmp_path / "t", bad_params), "tile_sise_px", "allowed")
     params = tiny_params()
     params["tile"]["stride_px"] = "wide"
-    assert_one_line_error(tile_cli(folder, tmp_path / "t", write_params(tmp_path / "bad2.yaml", params)),
-                          "tile.stride_px", "whole number")
+    assert_one_line_error(
+        tile_cli(folder, tmp_path / "t", write_params(tmp_path / "bad2.yaml", params)), "tile.stride_px", "whole number"
+    )
 
 
 def test_imagej_tiff_in_nm_is_read_and_resampled(tmp_path):
@@ -149,6 +153,6 @@ def test_tiles_cover_the_whole_image():
     assert origins[:, 0].max() == 100 - 32 and origins[:, 1].max() == 90 - 32  # flush with the far edges
     covered = np.zeros_like(image, bool)
     for (r, c), tile in zip(origins, tiles):  # a handful of tiles
-        assert np.array_equal(tile, image[r:r + 32, c:c + 32])
-        covered[r:r + 32, c:c + 32] = True
+        assert np.array_equal(tile, image[r : r + 32, c : c + 32])
+        covered[r : r + 32, c : c + 32] = True
     assert covered.all()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from scipy.ndimage import center_of_mass
 
-from stemgan.config import (ContaminationConfig, DetectorConfig, MaterialConfig, Normal, OpticsConfig, PresetConfig,
-                            ScanConfig)
+from stemgan.config import (
+    ContaminationConfig,
+    DetectorConfig,
+    MaterialConfig,
+    Normal,
+    OpticsConfig,
+    PresetConfig,
+    ScanConfig,
+)
 from stemgan.data.labels_io import read_labels
 from stemgan.data.tiff_io import read_tiff
 from stemgan.microscope.acquire import acquire_image
@@ -19,8 +24,15 @@ from stemgan.simulation.scene import crystal_for
 from tests.conftest import run_cli, tiny_params
 
 PIXEL_A = 0.2074
-STRONG_SCAN = ScanConfig(dwell_us=20.0, flyback_us=500.0, drift_A_per_s=Normal(3.0, 0.0), line_jitter_A=0.05,
-                         flyback_amplitude_A=1.0, flyback_decay_us=100.0, mains_amplitude_A=0.1)
+STRONG_SCAN = ScanConfig(
+    dwell_us=20.0,
+    flyback_us=500.0,
+    drift_A_per_s=Normal(3.0, 0.0),
+    line_jitter_A=0.05,
+    flyback_amplitude_A=1.0,
+    flyback_decay_us=100.0,
+    mains_amplitude_A=0.1,
+)
 
 
 def test_inverse_scan_mapping_round_trips():
@@ -37,13 +49,22 @@ def test_labels_land_on_the_atoms_in_the_distorted_image():
     intensity centroid in the acquired image is within 0.1 px of its mapped label. Columns in the first
     16 px, where this (exaggerated) flyback still squeezes an atom within its own width, are left out."""
     scan = STRONG_SCAN
-    quiet = DetectorConfig(dose_e_per_A2=Normal(1e12), read_noise_adu=0.0, lag_px=0.0, line_gain_std=0.0,
-                           mains_intensity_fraction=0.0, gain_adu_per_e=1e-3, offset_adu=0.0, bit_depth=32)
+    quiet = DetectorConfig(
+        dose_e_per_A2=Normal(1e12),
+        read_noise_adu=0.0,
+        lag_px=0.0,
+        line_gain_std=0.0,
+        mains_intensity_fraction=0.0,
+        gain_adu_per_e=1e-3,
+        offset_adu=0.0,
+        bit_depth=32,
+    )
     preset = PresetConfig(scan=scan, detector=quiet, contamination=ContaminationConfig(coverage=0.0))
     material = MaterialConfig(builder="mx2", formula="WSe2", a_A=8.0, thickness_A=3.595)
     optics = OpticsConfig(defocus_A=Normal(0.0), cs3_mm=Normal(0.0), source_fwhm_A=Normal(0.0))
-    image, labels, meta = acquire_image(material, crystal_for(material, "test"), optics, preset, 256, 48, PIXEL_A,
-                                        item_rng(0, "map"))
+    image, labels, meta = acquire_image(
+        material, crystal_for(material, "test"), optics, preset, 256, 48, PIXEL_A, item_rng(0, "map")
+    )
     assert meta["max_scan_displacement_px"] > 5
     image = image.astype(np.float64)
     w = labels[(labels.column == "W") & labels.x_px.between(16, 247) & labels.y_px.between(8, 247)]
@@ -51,7 +72,7 @@ def test_labels_land_on_the_atoms_in_the_distorted_image():
     errors = []
     for x, y in zip(w.x_px, w.y_px):  # a few dozen columns; each needs its own window
         r0, c0 = int(round(y)) - 7, int(round(x)) - 7
-        window = image[r0:r0 + 15, c0:c0 + 15]
+        window = image[r0 : r0 + 15, c0 : c0 + 15]
         window = window - window.min()  # whole atom profile: it weights the scan lines as the eye does
         cy, cx = center_of_mass(window)
         errors.append(np.hypot(cx + c0 - x, cy + r0 - y))

@@ -38,8 +38,9 @@ def repo(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # ~4 min alone; the whole tiny pipeline, with room for a loaded 2-core machine
 def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_store):
-    """simulate -> tile -> train_cyclegan -> translate -> fcn (Table 1 cells) -> table1, tiny sizes."""
+    """simulate -> tile -> train_cyclegan -> translate -> train_fcn (Table 1 cells) -> table1, tiny sizes."""
     import json
 
     sh("dvc", "repro", cwd=repo)
@@ -52,8 +53,13 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert len(list((repo / "artifacts/generated/wse2_day_b/seed_0/images").glob("*.tif"))) == 2
 
     table = (repo / "reports/table1.md").read_text()
-    for row in ("simulation, no noise", "Gaussian noise (percentile", "min-max", "cycleGAN-generated",
-                "cycleGAN without FFT"):
+    for row in (
+        "simulation, no noise",
+        "Gaussian noise (percentile",
+        "min-max",
+        "cycleGAN-generated",
+        "cycleGAN without FFT",
+    ):
         assert row in table
     assert "[15 / 83 / 25]" in table  # the paper's numbers beside ours
     metrics = json.loads((repo / "metrics/table1.json").read_text())
@@ -68,15 +74,20 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     import mlflow
 
     client = mlflow.MlflowClient(mlflow_store)
-    parent = client.search_runs([client.get_experiment_by_name("stemgan-table1").experiment_id],
-                                "tags.stage = 'table1'")[0]
+    parent = client.search_runs(
+        [client.get_experiment_by_name("stemgan-table1").experiment_id], "tags.stage = 'table1'"
+    )[0]
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert len(children) == 13  # one child run per cell (and seed)
     fcn_runs = client.search_runs([client.get_experiment_by_name("stemgan-fcn").experiment_id], "tags.stage = 'fcn'")
     assert len(fcn_runs) == 7  # 3 simulation sources trained once for all sets, 3 cycleGAN sets, the ablation
-    cells = {c: json.loads((repo / "artifacts/table1" / c / "cell.json").read_text())
-             for c in ("no_noise-wse2_day_a", "no_noise-wse2_day_b")}
-    assert {c["seeds"][0]["fcn_run_id"] for c in cells.values()} == {cells["no_noise-wse2_day_a"]["seeds"][0]["fcn_run_id"]}
+    cells = {
+        c: json.loads((repo / "artifacts/table1" / c / "cell.json").read_text())
+        for c in ("no_noise-wse2_day_a", "no_noise-wse2_day_b")
+    }
+    assert {c["seeds"][0]["fcn_run_id"] for c in cells.values()} == {
+        cells["no_noise-wse2_day_a"]["seeds"][0]["fcn_run_id"]
+    }
 
     realism = json.loads((repo / "metrics/realism/wse2_day_a.json").read_text())
     assert set(realism) == {"generated", "pristine", "gaussian"}
@@ -99,7 +110,7 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
 
     summary = json.loads((repo / "reports/tune/study_summary.json").read_text())
     assert sum(summary["trials"].values()) == 2
-    from stemgan.models.translate import load_generator
+    from stemgan.models.io import load_generator
 
     assert load_generator("models:/wse2-day_a-generator@champion").input_shape[1] == 64
 

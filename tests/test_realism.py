@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stemgan.evaluation.realism import (classifier_two_sample_test, histogram_distance, kernel_inception_distance,
-                                        roc_auc, spectral_metrics)
+from stemgan.evaluation.realism import (
+    classifier_two_sample_test,
+    histogram_distance,
+    kernel_inception_distance,
+    roc_auc,
+    spectral_metrics,
+)
 from tests.test_models import lattice_tiles
 
 PIXEL_A = 0.2074

@@ -54,8 +54,18 @@ def untrained_fcn(tmp_path_factory) -> Path:
 # --------------------------------------------------------------------------- data loss
 def test_evaluate_into_its_own_labelled_folder_is_refused(labelled, tiny_params_file):
     before = tree(labelled)
-    proc = run_cli("evaluate", "--model", "fcn.keras", "--labelled", labelled, "--out", labelled,
-                   "--params", tiny_params_file, check=False)
+    proc = run_cli(
+        "evaluate",
+        "--model",
+        "fcn.keras",
+        "--labelled",
+        labelled,
+        "--out",
+        labelled,
+        "--params",
+        tiny_params_file,
+        check=False,
+    )
     assert_one_line_error(proc, str(labelled), "would replace the input")
     assert tree(labelled) == before
 
@@ -114,8 +124,10 @@ def test_out_naming_a_file_is_one_line_and_leaves_nothing(tmp_path, tiny_params_
     target.write_text("keep me")
     proc = run_cli("simulate", "--material", "wse2", "--out", target, "--params", tiny_params_file, check=False)
     assert_one_line_error(proc, "is a file, not a folder")
-    assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml",
-                                                                                             "report.txt"]
+    assert target.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "params.yaml",
+        "report.txt",
+    ]
 
 
 def test_library_writers_refuse_a_foreign_folder_too(tmp_path):
@@ -133,21 +145,42 @@ def test_library_writers_refuse_a_foreign_folder_too(tmp_path):
 
 # --------------------------------------------------------------------------- wrong answers
 def test_labels_outside_the_image_are_an_error_before_the_model_is_loaded(labelled, tmp_path, tiny_params_file):
-    pd.DataFrame({"x_px": [30.0 + 5000, 40.0], "y_px": [40.0, 20.0]}).to_csv(labelled / "labels" / "a.csv",
-                                                                              index=False)
-    proc = run_cli("evaluate", "--model", tmp_path / "no_such_model.keras", "--labelled", labelled,
-                   "--out", tmp_path / "eval", "--params", tiny_params_file, check=False)
+    pd.DataFrame({"x_px": [30.0 + 5000, 40.0], "y_px": [40.0, 20.0]}).to_csv(labelled / "labels" / "a.csv", index=False)
+    proc = run_cli(
+        "evaluate",
+        "--model",
+        tmp_path / "no_such_model.keras",
+        "--labelled",
+        labelled,
+        "--out",
+        tmp_path / "eval",
+        "--params",
+        tiny_params_file,
+        check=False,
+    )
     assert_one_line_error(proc, "a.csv", "1 of 2 label(s) lie outside the 96x96 px image")
     assert not (tmp_path / "eval").exists()
 
 
-def test_header_only_labels_score_zero_true_defects_and_f1_is_undefined(labelled, tmp_path, tiny_params_file,
-                                                                         untrained_fcn, mlflow_store):
+def test_header_only_labels_score_zero_true_defects_and_f1_is_undefined(
+    labelled, tmp_path, tiny_params_file, untrained_fcn, mlflow_store
+):
     for csv in (labelled / "labels").glob("*.csv"):
         csv.write_text("x_px,y_px,defect\n")  # images with no defects: legitimate
     out = tmp_path / "eval"
-    proc = run_cli("evaluate", "--model", untrained_fcn, "--labelled", labelled, "--out", out, "--threshold", "1",
-                   "--params", tiny_params_file)
+    proc = run_cli(
+        "evaluate",
+        "--model",
+        untrained_fcn,
+        "--labelled",
+        labelled,
+        "--out",
+        out,
+        "--threshold",
+        "1",
+        "--params",
+        tiny_params_file,
+    )
     assert "0 labelled and 0 detected defects" in proc.stdout and "F1 undefined" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_true"] == 0 and metrics["f1"] is None and metrics["precision"] is None
@@ -178,8 +211,9 @@ def test_evaluate_handles_images_of_mixed_sizes(tmp_path, tiny_params_file, untr
         write_tiff(folder / "images" / f"{name}.tif", lattice_image(size, PIXEL_A), PIXEL_A)
         (folder / "labels").mkdir(exist_ok=True)
         pd.DataFrame({"x_px": [size / 2], "y_px": [size / 2]}).to_csv(folder / "labels" / f"{name}.csv", index=False)
-    proc = run_cli("evaluate", "--model", untrained_fcn, "--labelled", folder, "--out", tmp_path / "eval",
-                   "--params", params_file)
+    proc = run_cli(
+        "evaluate", "--model", untrained_fcn, "--labelled", folder, "--out", tmp_path / "eval", "--params", params_file
+    )
     assert "3 images" in proc.stdout
     assert len(pd.read_csv(tmp_path / "eval" / "per_image.csv")) == 3
 
@@ -199,8 +233,15 @@ def test_72_dpi_tiff_is_not_read_as_millimetres(tmp_path):
     assert load_working_image(path, IngestConfig(working_pixel_size_A=PIXEL_A)).original_pixel_size_A == 0.1037
 
 
-@pytest.mark.parametrize("value, needle", [(-0.2, "-0.2, not a positive number"), (0, "0, not a positive"),
-                                           ("0.2", "'0.2', not a positive number"), (50.0, "outside the plausible")])
+@pytest.mark.parametrize(
+    "value, needle",
+    [
+        (-0.2, "-0.2, not a positive number"),
+        (0, "0, not a positive"),
+        ("0.2", "'0.2', not a positive number"),
+        (50.0, "outside the plausible"),
+    ],
+)
 def test_bad_sidecar_pixel_sizes_say_what_is_wrong(tmp_path, tiny_params_file, value, needle):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -218,8 +259,9 @@ def test_greek_mu_and_micro_sign_units_are_both_read(tmp_path):
     for code in ("03bc", "00b5", "03BC"):  # ImageJ's ASCII description escapes them
         path = tmp_path / f"{code}.tif"
         per_um = 1 / (PIXEL_A / 1e4)
-        tifffile.imwrite(path, lattice_image(64, PIXEL_A), imagej=True, resolution=(per_um, per_um),
-                         metadata={"unit": f"\\u{code}m"})
+        tifffile.imwrite(
+            path, lattice_image(64, PIXEL_A), imagej=True, resolution=(per_um, per_um), metadata={"unit": f"\\u{code}m"}
+        )
         assert read_tiff(path)[1] == pytest.approx(PIXEL_A, rel=1e-4)
 
 
@@ -260,14 +302,17 @@ def test_out_of_range_settings_are_one_line_and_write_nothing(tmp_path, command,
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("keys, value, needle", [
-    (("cyclegan", "lr"), -0.002, "cyclegan.lr: -0.002 is out of range"),
-    (("fcn", "scoring", "match_radius_A"), -1.5, "match_radius_A: -1.5 is out of range"),
-    (("translate", "match_radius_A"), -0.5, "translate.match_radius_A: -0.5 is out of range"),
-    (("tune", "lr"), {"low": 0.01, "high": 0.001, "log": True}, "need low <= high"),
-    (("fcn", "scoring", "pr_thresholds"), [0.5, 1.5], "pr_thresholds[1]: 1.5 is out of range"),
-    (("cyclegan", "sim_noise_field", "sigma"), -0.1, "sim_noise_field.sigma: -0.1 is out of range"),
-])
+@pytest.mark.parametrize(
+    "keys, value, needle",
+    [
+        (("cyclegan", "lr"), -0.002, "cyclegan.lr: -0.002 is out of range"),
+        (("fcn", "scoring", "match_radius_A"), -1.5, "match_radius_A: -1.5 is out of range"),
+        (("translate", "match_radius_A"), -0.5, "translate.match_radius_A: -0.5 is out of range"),
+        (("tune", "lr"), {"low": 0.01, "high": 0.001, "log": True}, "need low <= high"),
+        (("fcn", "scoring", "pr_thresholds"), [0.5, 1.5], "pr_thresholds[1]: 1.5 is out of range"),
+        (("cyclegan", "sim_noise_field", "sigma"), -0.1, "sim_noise_field.sigma: -0.1 is out of range"),
+    ],
+)
 def test_every_section_is_range_checked_in_one_place(tmp_path, keys, value, needle):
     from stemgan.config import validate_params
     from stemgan.errors import StemganError
@@ -302,9 +347,16 @@ def test_every_shipped_profile_runs_through_dvc_exp_run(tmp_path, profile):
     write_params(repo / "params.yaml", params)
     keys = list(read_profile(profile))
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"echo": {"cmd": "echo ok", "params": keys}}}))
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "DVC_NO_ANALYTICS": "1", "HOME": str(tmp_path), "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           "DVC_SITE_CACHE_DIR": str(tmp_path / "site")}
+    env = {
+        "PATH": f"{BIN}:/usr/bin:/bin",
+        "DVC_NO_ANALYTICS": "1",
+        "HOME": str(tmp_path),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+        "DVC_SITE_CACHE_DIR": str(tmp_path / "site"),
+    }
     for cmd in ("git init -q", "dvc init -q", "git add -A", "git commit -qm init"):
         subprocess.run(cmd.split(), cwd=repo, env=env, check=True, capture_output=True)
     options = run_cli("profile-args", profile, "--params", repo / "params.yaml").stdout.split()
@@ -369,8 +421,16 @@ def test_help_lists_commands_in_pipeline_order_each_with_a_description():
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert list(sub.choices)[:8] == ["acquire", "simulate", "tile", "train-cyclegan", "translate", "train-fcn",
-                                     "table1-cell", "table1"]
+    assert list(sub.choices)[:8] == [
+        "acquire",
+        "simulate",
+        "tile",
+        "train-cyclegan",
+        "translate",
+        "train-fcn",
+        "table1-cell",
+        "table1",
+    ]
     for name, command in sub.choices.items():
         assert command.description, f"{name} has no description"
         text = command.format_help()
@@ -378,13 +438,33 @@ def test_help_lists_commands_in_pipeline_order_each_with_a_description():
 
 
 def test_model_errors_name_the_right_command(tmp_path, labelled, tiny_params_file):
-    proc = run_cli("evaluate", "--model", tmp_path / "missing.keras", "--labelled", labelled, "--out", tmp_path / "e",
-                   "--params", tiny_params_file, check=False)
+    proc = run_cli(
+        "evaluate",
+        "--model",
+        tmp_path / "missing.keras",
+        "--labelled",
+        labelled,
+        "--out",
+        tmp_path / "e",
+        "--params",
+        tiny_params_file,
+        check=False,
+    )
     assert_one_line_error(proc, "FCN model not found", "train-fcn")
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
-    proc = run_cli("evaluate", "--model", corrupt, "--labelled", labelled, "--out", tmp_path / "e",
-                   "--params", tiny_params_file, check=False)
+    proc = run_cli(
+        "evaluate",
+        "--model",
+        corrupt,
+        "--labelled",
+        labelled,
+        "--out",
+        tmp_path / "e",
+        "--params",
+        tiny_params_file,
+        check=False,
+    )
     assert_one_line_error(proc, "is not a readable Keras FCN model")
     assert not (tmp_path / "e").exists()
 
@@ -403,8 +483,56 @@ def test_makefile_finds_a_supported_python(tmp_path):
     shim = tmp_path / "python3.13"
     shim.write_text("#!/bin/sh\nexit 127\n")
     shim.chmod(0o755)
-    probe = subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), "--eval", "p: ; @echo $(PYTHON)", "p"],
-                           cwd=tmp_path, capture_output=True, text=True,
-                           env={"PATH": f"{tmp_path}:{Path(sys.executable).parent}:/usr/bin:/bin"})
+    probe = subprocess.run(
+        ["make", "-s", "-f", str(ROOT / "Makefile"), "--eval", "p: ; @echo $(PYTHON)", "p"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{tmp_path}:{Path(sys.executable).parent}:/usr/bin:/bin"},
+    )
     chosen = probe.stdout.strip()
     assert probe.returncode == 0 and chosen in ("python3.12", "python3.11")  # not the failing python3.13
+
+
+# --------------------------------------------------------------------------- the house
+def test_layout_check_finds_an_upward_import_and_a_stage_without_module(tmp_path, monkeypatch):
+    """The check behind `make lint` passes on the tree, and would fail on a breach of either rule."""
+    from stemgan.tools import check_layout
+
+    assert check_layout.upward_imports() == [] and check_layout.stages_without_module(ROOT / "dvc.yaml") == []
+    package = tmp_path / "stemgan"
+    for name, text in {
+        "data/io.py": "from stemgan.training import fcn_train\n",
+        "training/fcn_train.py": "",
+        "stages/tile.py": "",
+    }.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(f"def f():\n    {text or 'pass'}\n")
+    monkeypatch.setattr(check_layout, "PACKAGE", package)
+    assert check_layout.upward_imports() == ["stemgan/data/io.py: data imports training, a higher floor"]
+    dvc_yaml = tmp_path / "dvc.yaml"
+    dvc_yaml.write_text("stages:\n  tile: {cmd: x}\n  detect: {cmd: y}\n")
+    assert check_layout.stages_without_module(dvc_yaml) == [
+        f"{dvc_yaml}: stage 'detect' has no module stemgan/stages/detect.py"
+    ]
+
+
+def test_dataclass_defaults_agree_with_params_yaml():
+    """params.yaml is the single source of values: a default in config.py may only repeat it."""
+    import dataclasses
+
+    from stemgan.config import Params, load_params
+
+    def compare(config, where):
+        for field in dataclasses.fields(config):
+            value = getattr(config, field.name)
+            if field.default is not dataclasses.MISSING and field.name != "path":
+                assert value == field.default, f"{where}.{field.name}: params.yaml {value!r}, default {field.default!r}"
+            elif dataclasses.is_dataclass(value):
+                compare(value, f"{where}.{field.name}")
+
+    params = load_params(ROOT / "params.yaml")
+    for field in dataclasses.fields(Params):
+        section = getattr(params, field.name)
+        if dataclasses.is_dataclass(section):
+            compare(section, field.name)

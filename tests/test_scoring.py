@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stemgan.evaluation.scoring import (ImageScore, bootstrap_f1, defect_coordinates, pooled, prf, score_image)
+from stemgan.evaluation.scoring import ImageScore, bootstrap_f1, defect_coordinates, pooled, prf, score_image
 
 SHAPE = (100, 100)
 
@@ -86,12 +86,29 @@ def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_pa
         cell = tmp_path / "cells" / name
         cell.mkdir(parents=True)
         source = name.split("-")[0]
-        (cell / "cell.json").write_text(json.dumps({
-            "source": source, "set": "wse2_day_a", "precision_mean": 0.9, "recall_mean": 0.8, "f1_mean": 0.85,
-            "f1_std": 0.01, "seeds": [{"mlflow_run_id": run_id}]}))
+        (cell / "cell.json").write_text(
+            json.dumps(
+                {
+                    "source": source,
+                    "set": "wse2_day_a",
+                    "precision_mean": 0.9,
+                    "recall_mean": 0.8,
+                    "f1_mean": 0.85,
+                    "f1_std": 0.01,
+                    "seeds": [{"mlflow_run_id": run_id}],
+                }
+            )
+        )
         (cell / "pr_curve.csv").write_text("threshold,precision,recall,f1\n0.5,0.9,0.8,0.85\n")
-    write_table1(tmp_path / "cells", tmp_path / "table1.md", tmp_path / "table1.json", tmp_path / "plots",
-                 ["wse2_day_a"], 1, "stemgan-table1")
+    write_table1(
+        tmp_path / "cells",
+        tmp_path / "table1.md",
+        tmp_path / "table1.json",
+        tmp_path / "plots",
+        ["wse2_day_a"],
+        1,
+        "stemgan-table1",
+    )
 
     assert "85 ± 1" in (tmp_path / "table1.md").read_text()
     assert set(json.loads((tmp_path / "table1.json").read_text())) == {"no_noise", "cyclegan"}

@@ -68,7 +68,10 @@ def test_column_intensities_follow_z_power():
 
 def test_vacancy_labels_sit_at_intensity_minima():
     """At every single Se vacancy label the image is darker than at intact Se2 columns."""
-    rules = (DefectRule("se_vacancy_single", "Se", 0.05, remove=1), DefectRule("se_vacancy_double", "Se", 0.02, remove=2))
+    rules = (
+        DefectRule("se_vacancy_single", "Se", 0.05, remove=1),
+        DefectRule("se_vacancy_double", "Se", 0.02, remove=2),
+    )
     material = dataclasses.replace(WSE2, defects=rules)
     image, labels, _ = simulate_image(material, OpticsConfig(), 256, PIXEL_A, item_rng(3, "vac"))
     values = map_coordinates(image, [labels.y_px, labels.x_px], order=1)

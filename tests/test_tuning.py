@@ -17,15 +17,25 @@ import pytest
 pytest.importorskip("tensorflow")
 optuna = pytest.importorskip("optuna")
 
-from tests.conftest import BIN, run_cli, tiny_params, write_params  # noqa: E402
+from tests.conftest import BIN, run_cli, tiny_params, write_params
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def tune_params(**tune_changes) -> dict:
     params = tiny_params()
-    params["tune"].update({"n_trials": 3, "cyclegan_epochs": 2, "cyclegan_steps_per_epoch": 2, "fcn_steps": 10,
-                           "pruner_startup_trials": 5, "heartbeat_interval_s": 1, "grace_period_s": 3, **tune_changes})
+    params["tune"].update(
+        {
+            "n_trials": 3,
+            "cyclegan_epochs": 2,
+            "cyclegan_steps_per_epoch": 2,
+            "fcn_steps": 10,
+            "pruner_startup_trials": 5,
+            "heartbeat_interval_s": 1,
+            "grace_period_s": 3,
+            **tune_changes,
+        }
+    )
     return params
 
 
@@ -37,13 +47,29 @@ def inputs(tmp_path_factory):
     run_cli("acquire", "--out", root / "data", "--params", params_file)
     run_cli("simulate", "--material", "wse2", "--out", root / "sim", "--params", params_file)
     run_cli("tile", "--images", root / "sim/images", "--out", root / "tiles_sim", "--params", params_file)
-    run_cli("tile", "--images", root / "data/wse2/day_a/unlabelled", "--out", root / "tiles_exp", "--params", params_file)
+    run_cli(
+        "tile", "--images", root / "data/wse2/day_a/unlabelled", "--out", root / "tiles_exp", "--params", params_file
+    )
     return root
 
 
 def tune_args(inputs: Path, storage: str, out: Path, params_file: Path, *extra) -> list[str]:
-    return ["tune", "--sim", inputs / "sim", "--sim-tiles", inputs / "tiles_sim", "--exp-tiles", inputs / "tiles_exp",
-            "--storage", storage, "--out", out, "--params", params_file, *extra]
+    return [
+        "tune",
+        "--sim",
+        inputs / "sim",
+        "--sim-tiles",
+        inputs / "tiles_sim",
+        "--exp-tiles",
+        inputs / "tiles_exp",
+        "--storage",
+        storage,
+        "--out",
+        out,
+        "--params",
+        params_file,
+        *extra,
+    ]
 
 
 def workspace(tmp_path: Path, inputs: Path, **tune_changes) -> Path:
@@ -69,8 +95,10 @@ def test_tiny_study_end_to_end_with_mlflow_and_resume(tmp_path, inputs, mlflow_s
     client = mlflow.MlflowClient(mlflow_store)
     exp = client.get_experiment_by_name("stemgan-tune").experiment_id
     parent = client.search_runs([exp], "tags.stage = 'tune'")[0]
-    trials = client.search_runs([client.get_experiment_by_name("stemgan-cyclegan").experiment_id],
-                                f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    trials = client.search_runs(
+        [client.get_experiment_by_name("stemgan-cyclegan").experiment_id],
+        f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
     assert len(trials) == 3
     assert all("val_f1" in run.data.metrics and "lambda_cycle" in run.data.params for run in trials)
     assert "study/study_summary.json" in {a.path for a in client.list_artifacts(parent.info.run_id, "study")}
@@ -82,14 +110,15 @@ def test_tiny_study_end_to_end_with_mlflow_and_resume(tmp_path, inputs, mlflow_s
     # promotion: the best trial's generator becomes the champion and is loadable by alias
     promoted = run_cli("promote", "--storage", storage, "--params", params_file, cwd=tmp_path)
     assert "is now @champion" in promoted.stdout
-    from stemgan.config import load_section
-    from stemgan.models.translate import generator_input_noise, load_generator
+    from stemgan.config import load_params
+    from stemgan.models.io import load_generator
+    from stemgan.training.input_noise import generator_input_noise
 
     assert load_generator("models:/wse2-day_a-generator@champion").input_shape[1] == 64
     # translate adds the noise the champion was trained with, read from its training run
     champion = client.get_model_version_by_alias("wse2-day_a-generator", "champion")
     logged = client.get_run(champion.run_id).data.params
-    noise = generator_input_noise("models:/wse2-day_a-generator@champion", load_section("cyclegan", params_file), 0.2074)
+    noise = generator_input_noise("models:/wse2-day_a-generator@champion", load_params(params_file).cyclegan, 0.2074)
     assert noise.field_std == pytest.approx(float(logged["input_noise.field_std"]))
     assert noise.white_std == pytest.approx(float(logged["input_noise.white_std"]))
     # params leave the white amplitude null: estimated from the tiles' noise floor, not the paper's 0.1
@@ -98,21 +127,23 @@ def test_tiny_study_end_to_end_with_mlflow_and_resume(tmp_path, inputs, mlflow_s
 
 @pytest.mark.slow
 def test_nan_trial_is_recorded_and_the_study_goes_on(tmp_path, inputs, mlflow_store):
-    from stemgan.config import load_section, load_material, read_params
+    from stemgan.config import load_params
     from stemgan.tuning.objective import TrialContext
     from stemgan.tuning.study import open_study, optimize
 
     params_file = workspace(tmp_path, inputs, n_trials=2)
-    params = read_params(params_file)
+    params = load_params(params_file)
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    tune = load_section("tune", params_file, params)
-    study = open_study(storage, "nan", tune.seed, tune)
+    study = open_study(storage, "nan", params.tune.seed, params.tune)
     study.enqueue_trial({"lambda_cycle": 10.0, "lambda_identity_fraction": 0.5, "lr": 1e12}, skip_if_exists=False)
-    ctx = TrialContext(tune, load_section("cyclegan", params_file, params), load_section("fcn", params_file, params),
-                       load_section("translate", params_file, params), load_section("tile", params_file, params).normalize,
-                       load_section("ingest", params_file, params), load_section("table1", params_file, params),
-                       load_material("wse2", params_file, params).label_defects, inputs / "sim", inputs / "tiles_sim",
-                       inputs / "tiles_exp", tmp_path / "tune")
+    ctx = TrialContext(
+        params=params,
+        sim_dir=inputs / "sim",
+        sim_tiles=inputs / "tiles_sim",
+        exp_tiles=inputs / "tiles_exp",
+        data_root=Path("data"),
+        work_dir=tmp_path / "tune",
+    )
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
@@ -132,11 +163,13 @@ def test_promotion_moves_the_alias_only_on_improvement(tmp_path, mlflow_store):
     from stemgan.tuning.promote import promote
 
     uris = []
-    for k in range(3):
+    for _k in range(3):
         inputs = keras.Input((32, 32, 1))
         model = keras.Model(inputs, keras.layers.Identity()(inputs))
         with mlflow.start_run(experiment_id=experiment_id("promote-test")):
-            uris.append(mlflow.tensorflow.log_model(model, name="generator_sim2exp", pip_requirements=["keras"]).model_uri)
+            uris.append(
+                mlflow.tensorflow.log_model(model, name="generator_sim2exp", pip_requirements=["keras"]).model_uri
+            )
     first = promote(uris[0], "toy-generator", 0.5, {"study": "s"})
     worse = promote(uris[1], "toy-generator", 0.4, {"study": "s"})
     better = promote(uris[2], "toy-generator", 0.7, {"study": "s"})
@@ -169,32 +202,69 @@ def postgres(tmp_path_factory):
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_postgres:
         shutil.chown(root, "postgres")
-    subprocess.run([*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_postgres, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
-    subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                    f"-h 127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True)
-    subprocess.run([*as_postgres, str(PG_BIN.parent / "bin" / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                    "-U", "postgres", "optuna"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {root}",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(PG_BIN.parent / "bin" / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "optuna",
+        ],
+        check=True,
+        capture_output=True,
+    )
     yield f"postgresql://postgres@127.0.0.1:{port}/optuna"
-    subprocess.run([*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                   capture_output=True)
+    subprocess.run(
+        [*as_postgres, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 
 def start_worker(inputs, storage, out, params_file, cwd, worker: int, study: str, n_trials: int):
-    args = tune_args(inputs, storage, out, params_file, "--worker", str(worker), "--study-name", study,
-                     "--n-trials", str(n_trials))
+    args = tune_args(
+        inputs, storage, out, params_file, "--worker", str(worker), "--study-name", study, "--n-trials", str(n_trials)
+    )
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.Popen([sys.executable, "-m", "stemgan", *map(str, args)], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "stemgan", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 @pytest.mark.slow
 def test_two_workers_share_a_postgres_study_and_a_killed_trial_is_retried(tmp_path, inputs, postgres, mlflow_store):
-    from optuna.storages import RetryFailedTrialCallback
-
     import mlflow
+    from optuna.storages import RetryFailedTrialCallback
 
     params_file = workspace(tmp_path, inputs)
     # the tracking store exists before workers start (in a cluster: the tracking server owns its schema)
@@ -206,7 +276,7 @@ def test_two_workers_share_a_postgres_study_and_a_killed_trial_is_retried(tmp_pa
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers)) and len(trials) >= 4  # unique numbers; both workers stop at 4 done
     assert all(t.state.is_finished() for t in trials)
-    assert {t.datetime_start.timestamp() for t in trials}  # all accounted for, none left RUNNING
+    assert all(t.datetime_complete is not None for t in trials)  # every trial ended: none left RUNNING
 
     # a worker killed mid-trial: its trial goes stale; the next worker's heartbeat check fails it and retries it
     victim = start_worker(inputs, postgres, tmp_path / "tune", params_file, tmp_path, 2, "killed", 2)
@@ -215,8 +285,11 @@ def test_two_workers_share_a_postgres_study_and_a_killed_trial_is_retried(tmp_pa
     while time.time() < deadline and not running:
         time.sleep(0.5)
         try:
-            running = [t for t in optuna.load_study(study_name="killed", storage=postgres).trials
-                       if t.state.name == "RUNNING" and t.params]  # mid-trial: its values are drawn
+            running = [
+                t
+                for t in optuna.load_study(study_name="killed", storage=postgres).trials
+                if t.state.name == "RUNNING" and t.params
+            ]  # mid-trial: its values are drawn
         except KeyError:
             pass  # the study is not created yet
     assert running, "the first worker never started a trial"

@@ -1,7 +1,9 @@
-"""Typed settings read from params.yaml: one dataclass per section, validated on load.
+"""Typed settings read from params.yaml: one frozen `Params` root, one dataclass per section, validated on load.
 
-Every stage reads its settings through `load_section(...)`; nothing else digs in the YAML dict.
-Unknown keys, missing keys and wrong types are reported as one line naming params.yaml and the key.
+A command calls `load_params(path)` once and passes what it needs down; nothing else digs in the YAML dict.
+Unknown keys, missing keys, wrong types and out-of-range values (each numeric field carries its `Range`)
+are reported as one line naming the file and the key. params.yaml is the source of every value; where a
+dataclass has a default, a test holds it equal to params.yaml's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 import yaml
 
@@ -86,7 +88,7 @@ class MaterialConfig:
 
     builder: str
     formula: str = ""
-    a_A: NonNegative = 0.0             # 0 only for builder: file (the lattice comes from the file)
+    a_A: NonNegative = 0.0  # 0 only for builder: file (the lattice comes from the file)
     thickness_A: NonNegative = 0.0
     n_cells_thick: Count = 1
     structure_file: Optional[str] = None
@@ -206,8 +208,10 @@ class IngestConfig:
         if len(self.plausible_pixel_size_A) != 2 or low >= high:
             raise StemganError(f"{where}: plausible_pixel_size_A must be [low, high] with low < high")
         if not low <= self.working_pixel_size_A <= high:
-            raise StemganError(f"{where}: working_pixel_size_A {self.working_pixel_size_A} is outside "
-                               f"plausible_pixel_size_A [{low}, {high}]")
+            raise StemganError(
+                f"{where}: working_pixel_size_A {self.working_pixel_size_A} is outside "
+                f"plausible_pixel_size_A [{low}, {high}]"
+            )
 
 
 @dataclass(frozen=True)
@@ -220,8 +224,9 @@ class NormalizeConfig:
 
     def check(self, where: str) -> None:
         if self.low_percentile >= self.high_percentile:
-            raise StemganError(f"{where}: low_percentile {self.low_percentile} must be below high_percentile "
-                               f"{self.high_percentile}")
+            raise StemganError(
+                f"{where}: low_percentile {self.low_percentile} must be below high_percentile {self.high_percentile}"
+            )
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,7 @@ class GeneratorConfig:
     norm: str = "instance"
     dropout: Annotated[float, Range(0.0, 1.0)] = 0.5
     upsampling: str = "transpose"  # pix2pix strided transposed convs | resize (bilinear + 3x3 conv, full-res level)
-    residual: bool = False         # output = input + tanh(U-net) (SimGAN's refiner) instead of tanh(U-net)
+    residual: bool = True  # output = input + tanh(U-net) (SimGAN's refiner) instead of tanh(U-net)
 
 
 @dataclass(frozen=True)
@@ -250,7 +255,7 @@ class NoiseFieldConfig:
     """Smooth random field added to the simulations with the white noise (0 = the paper's white noise only)."""
 
     sigma: Optional[NonNegative] = None  # fraction of the full intensity range, as sim_noise_sigma; null: estimated
-    correlation_A: Positive = 10.0       # Gaussian correlation length: about the size of contamination patches
+    correlation_A: Positive = 10.0  # Gaussian correlation length: about the size of contamination patches
 
 
 @dataclass(frozen=True)
@@ -268,7 +273,7 @@ class CycleGANConfig:
     epochs: Count
     batch_size: Count
     lr: Positive
-    steps_per_epoch: Optional[Count] = None  # null: one pass over the larger tile set
+    steps_per_epoch: Optional[Count] = 30  # null: one pass over the larger tile set
     beta_1: Annotated[float, Range(0.0, 1.0)] = 0.5
     beta_2: Annotated[float, Range(0.0, 1.0)] = 0.999
     lambda_cycle: NonNegative = 10.0
@@ -276,19 +281,19 @@ class CycleGANConfig:
     identity_distance: str = "l2"
     adversarial_loss: str = "lsgan"
     fft_discriminators: bool = True
-    fft_weight: Fraction = 0.5              # generator adversarial = (1-w) real space + w Fourier
+    fft_weight: Fraction = 0.5  # generator adversarial = (1-w) real space + w Fourier
     fft_window: bool = True
     pool_size: NonNegativeCount = 50
-    sim_noise_sigma: Optional[NonNegative] = 0.1  # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1]);
-                                            # null: estimated per set from the experimental noise floor
+    sim_noise_sigma: Optional[NonNegative] = None  # fraction of the full intensity range (paper: N(0, 0.1) on [0, 1]);
+    # null: estimated per set from the experimental noise floor
     sim_noise_field: NoiseFieldConfig = NoiseFieldConfig()
-    augment: str = "dihedral"               # dihedral (8 symmetries, the paper's) | scan_preserving (4)
+    augment: str = "dihedral"  # dihedral (8 symmetries, the paper's) | scan_preserving (4)
     generator: GeneratorConfig = GeneratorConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
     mixed_precision: bool = False
     xla: bool = False
     sample_every_epochs: NonNegativeCount = 5
-    monitor_tiles: Count = 32                 # tiles for the per-epoch realism metric and sample grids
+    monitor_tiles: Count = 32  # tiles for the per-epoch realism metric and sample grids
     experiment: str = "stemgan-cyclegan"
 
     def check(self, where: str = "params.yaml: cyclegan") -> None:
@@ -297,7 +302,11 @@ class CycleGANConfig:
             problems.append("adversarial_loss in lsgan, bce, hinge")
         if self.identity_distance not in ("l1", "l2"):
             problems.append("identity_distance in l1, l2")
-        if self.generator.norm not in ("instance", "batch", "none") or self.discriminator.norm not in ("instance", "batch", "none"):
+        if self.generator.norm not in ("instance", "batch", "none") or self.discriminator.norm not in (
+            "instance",
+            "batch",
+            "none",
+        ):
             problems.append("norm in instance, batch, none")
         if self.augment not in ("dihedral", "scan_preserving"):
             problems.append("augment in dihedral, scan_preserving")
@@ -313,7 +322,7 @@ class TranslateConfig:
 
     seed: Seed = 11
     stride_px: Count = 64
-    tta: bool = False                    # 8-fold rotation/flip averaging
+    tta: bool = False  # 8-fold rotation/flip averaging
     batch_size: Count = 16
     column_min_separation_A: Positive = 0.8  # peak finding: under half the nearest-column distance
     match_radius_A: Positive = 0.5
@@ -327,9 +336,9 @@ class ScoringConfig:
     threshold: Fraction = 0.5
     min_distance_A: Positive = 1.5
     match_radius_A: Positive = 1.5
-    border_A: NonNegative = 6.6        # the paper's 32 px at 0.2074 Å/px
-    tile_px: Annotated[int, Range(8)] = 256  # inference tile (the FCN is fully convolutional)
-    stride_px: Count = 128
+    border_A: NonNegative = 6.6  # the paper's 32 px at 0.2074 Å/px
+    tile_px: Annotated[int, Range(8)] = 512  # inference tile (the FCN is fully convolutional)
+    stride_px: Count = 256
     tta: bool = True
     bootstrap: NonNegativeCount = 1000
     pr_thresholds: tuple[Fraction, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -343,16 +352,16 @@ class ScoringConfig:
 class FCNConfig:
     seed: Seed
     tile_size_px: Annotated[int, Range(8)] = 64
-    filters: tuple[Count, ...] = (16, 32, 64, 128)
-    bottleneck: Count = 256
+    filters: tuple[Count, ...] = (8, 16, 32, 64)  # CPU default; the paper's 16/32/64/128 + 256 in profiles/paper.yaml
+    bottleneck: Count = 128
     dropout: Annotated[float, Range(0.0, 1.0)] = 0.1
     batch_size: Count = 16
-    steps: Count = 600
+    steps: Count = 250
     lr: Positive = 0.001
-    target: str = "disc"               # disc | gaussian
+    target: str = "disc"  # disc | gaussian
     target_radius_A: Positive = 0.6
-    loss: str = "weighted_ce"          # weighted_ce | focal | dice
-    defect_weight: Positive = 10.0     # class weight of defects in weighted_ce
+    loss: str = "weighted_ce"  # weighted_ce | focal | dice
+    defect_weight: Positive = 10.0  # class weight of defects in weighted_ce
     gaussian_noise_sigma: NonNegative = 0.1  # the `gaussian` source: N(0, sigma) on the full-range scale
     scoring: ScoringConfig = ScoringConfig()
     experiment: str = "stemgan-fcn"
@@ -370,7 +379,7 @@ class Table1Config:
 
     material: str
     n_seeds: Count
-    sets: dict[str, tuple[str, ...]]   # set name -> data folders whose val/ and test/ it uses
+    sets: dict[str, tuple[str, ...]]  # set name -> data folders whose val/ and test/ it uses
     sources: tuple[str, ...] = ("no_noise", "gaussian", "gaussian_minmax", "cyclegan")
     experiment: str = "stemgan-table1"
 
@@ -391,16 +400,16 @@ class TuneConfig:
     """Optuna study over lambda_cycle, lambda_identity and lr, scored by downstream validation F1."""
 
     seed: Seed
-    set: str                                   # a key of table1.sets (its cycleGAN tiles, its val/ images)
+    set: str  # a key of table1.sets (its cycleGAN tiles, its val/ images)
     n_trials: Count
     timeout_s: Optional[Positive] = None
     study_name: str = "stemgan-wse2_day_a"
     storage: str = "sqlite:///optuna.db"
     lambda_cycle: SearchRange = SearchRange(1.0, 30.0, True)
-    lambda_identity_mode: str = "fraction"      # fraction (of lambda_cycle) | absolute
+    lambda_identity_mode: str = "fraction"  # fraction (of lambda_cycle) | absolute
     lambda_identity: SearchRange = SearchRange(0.0, 1.0)
     lr: SearchRange = SearchRange(1e-4, 5e-3, True)
-    cyclegan_epochs: Count = 4                  # per-trial training budget
+    cyclegan_epochs: Count = 4  # per-trial training budget
     cyclegan_steps_per_epoch: Count = 20
     fcn_steps: Count = 150
     pruner_startup_trials: NonNegativeCount = 2
@@ -411,23 +420,50 @@ class TuneConfig:
     experiment: str = "stemgan-tune"
 
 
+# --------------------------------------------------------------------------- the root
+@dataclass(frozen=True)
+class Params:
+    """All of params.yaml, typed and range-checked: loaded once per command (`load_params`), passed down."""
+
+    materials: dict[str, MaterialConfig]
+    optics: OpticsConfig
+    simulate: SimulateConfig
+    acquire: AcquireConfig
+    ingest: IngestConfig
+    tile: TileConfig
+    cyclegan: CycleGANConfig
+    translate: TranslateConfig
+    fcn: FCNConfig
+    table1: Table1Config
+    tune: TuneConfig
+    path: str = str(DEFAULT_PARAMS)  # where it was read (for messages), not a params.yaml key
+
+    def material(self, name: str) -> MaterialConfig:
+        if name not in self.materials:
+            known = ", ".join(sorted(self.materials)) or "none"
+            raise StemganError(
+                f"{self.path}: material '{name}' not in 'materials' (known: {known}); add it or pick one"
+            )
+        return self.materials[name]
+
+    def check(self, where: str) -> None:
+        for spec in self.acquire.sets.values():
+            self.material(spec.material)
+        self.material(self.table1.material)
+
+
+def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
+    """params.yaml as one typed, validated `Params` (one-line errors naming the file and the key)."""
+    data = read_params(path)
+    missing = [f.name for f in dataclasses.fields(Params) if f.name != "path" and f.name not in data]
+    if missing:
+        raise StemganError(f"{path}: section '{missing[0]}' is missing; add it (see the README's params table)")
+    return validate_params(data, path)
+
+
 # --------------------------------------------------------------------------- loading
-SECTIONS: dict[str, Any] = {
-    "optics": OpticsConfig,
-    "simulate": SimulateConfig,
-    "acquire": AcquireConfig,
-    "ingest": IngestConfig,
-    "tile": TileConfig,
-    "cyclegan": CycleGANConfig,
-    "translate": TranslateConfig,
-    "fcn": FCNConfig,
-    "table1": Table1Config,
-    "tune": TuneConfig,
-}
-
-
 def read_params(path: Path | str = DEFAULT_PARAMS) -> dict:
-    """The whole params.yaml as a dict (only for `load_section`/`load_material`)."""
+    """The whole params.yaml as a plain dict (for `load_params`, and profiles that edit it)."""
     path = Path(path)
     if not path.is_file():
         raise StemganError(f"{path}: params file not found; run from the project root or pass --params")
@@ -440,29 +476,12 @@ def read_params(path: Path | str = DEFAULT_PARAMS) -> dict:
     return data
 
 
-def load_section(name: str, path: Path | str = DEFAULT_PARAMS, params: Optional[dict] = None):
-    """Section `name` of params.yaml as its dataclass."""
-    params = read_params(path) if params is None else params
-    if name not in params:
-        raise StemganError(f"{path}: section '{name}' is missing; add it (see the README's params table)")
-    return build(SECTIONS[name], params[name], f"{path}: {name}")
-
-
-def load_material(name: str, path: Path | str = DEFAULT_PARAMS, params: Optional[dict] = None) -> MaterialConfig:
-    params = read_params(path) if params is None else params
-    materials = params.get("materials") or {}
-    if name not in materials:
-        known = ", ".join(sorted(materials)) or "none"
-        raise StemganError(f"{path}: material '{name}' not in 'materials' (known: {known}); add it or pick one")
-    return build(MaterialConfig, materials[name], f"{path}: materials.{name}")
-
-
-def validate_params(params: dict, path: Path | str = DEFAULT_PARAMS) -> None:
-    """Every section and material through the typed config: the stages' checks, all at once (doctor, profiles)."""
-    for name in SECTIONS:
-        load_section(name, path, params)
-    for name in params.get("materials") or {}:
-        load_material(name, path, params)
+def validate_params(params: dict, path: Path | str = DEFAULT_PARAMS) -> Params:
+    """A params dict through the typed config: the stages' own checks, all at once (doctor, profiles)."""
+    missing = [f.name for f in dataclasses.fields(Params) if f.name != "path" and f.name not in params]
+    if missing:
+        raise StemganError(f"{path}: section '{missing[0]}' is missing; add it (see the README's params table)")
+    return build(Params, {**params, "path": str(path)}, f"{path}:")
 
 
 def merged_optics(base: OpticsConfig, overrides: dict, where: str) -> OpticsConfig:
@@ -492,7 +511,9 @@ def build(cls, data, where: str):
     kwargs = {}
     for name, f in fields.items():
         if name in data:
-            kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
+            kwargs[name] = _convert(
+                hints[name], data[name], f"{where} {name}" if where.endswith(":") else f"{where}.{name}"
+            )
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise StemganError(f"{where}: required key '{name}' is missing; add it")
     config = cls(**kwargs)

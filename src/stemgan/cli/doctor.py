@@ -8,6 +8,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stemgan.stages.arguments import params_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="check the environment: GPU, MLflow store, DVC state, data; says what to fix",
+        description="Check params.yaml (every section and material, with the same validation the "
+        "stages use), TensorFlow and GPUs, the MLflow store, the DVC pipeline and the "
+        "experimental images; each line says [ok] or what to fix. Exit 1 if anything needs "
+        "fixing.",
+    )
+    params_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> None:
+    if run_checks(args.params):
+        raise SystemExit(1)
+
 
 def _check(name: str, ok: bool, detail: str, fix: str = "") -> bool:
     print(f"[{'ok' if ok else 'FIX'}] {name}: {detail}" + ("" if ok or not fix else f" -> {fix}"))
@@ -33,8 +53,12 @@ def run_checks(params_path: Path) -> list[str]:
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
-        check("tensorflow", True, f"{tf.__version__}, {len(gpus)} GPU(s)"
-              + ("" if gpus else " (CPU only: use the default profile; GPU nodes: requirements-gpu.txt)"))
+        check(
+            "tensorflow",
+            True,
+            f"{tf.__version__}, {len(gpus)} GPU(s)"
+            + ("" if gpus else " (CPU only: use the default profile; GPU nodes: requirements-gpu.txt)"),
+        )
     except ImportError as exc:
         check("tensorflow", False, str(exc), "make setup")
     try:
@@ -46,14 +70,21 @@ def run_checks(params_path: Path) -> list[str]:
         mlflow.MlflowClient().search_experiments(max_results=1)
         check("mlflow", True, f"store {uri} reachable")
     except Exception as exc:  # any backend error means the same thing to the user
-        check("mlflow", False, f"store not reachable ({str(exc).splitlines()[0]})",
-              "check MLFLOW_TRACKING_URI or unset it for the local sqlite store")
+        check(
+            "mlflow",
+            False,
+            f"store not reachable ({str(exc).splitlines()[0]})",
+            "check MLFLOW_TRACKING_URI or unset it for the local sqlite store",
+        )
     beside = Path(sys.executable).parent / "dvc"  # the venv's dvc, even when the venv is not activated
     dvc = str(beside) if beside.exists() else shutil.which("dvc")
     if dvc and Path(".dvc").is_dir():
-        status = subprocess.run([dvc, "status", "-q"], capture_output=True, text=True,
-                                env={**os.environ, "DVC_NO_ANALYTICS": "1"})
-        check("dvc", True, "pipeline up to date" if status.returncode == 0 else "stages out of date (dvc repro runs them)")
+        status = subprocess.run(
+            [dvc, "status", "-q"], capture_output=True, text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"}
+        )
+        check(
+            "dvc", True, "pipeline up to date" if status.returncode == 0 else "stages out of date (dvc repro runs them)"
+        )
     else:
         check("dvc", False, "not a DVC repository or dvc not on PATH", "run from the project root after make setup")
     data = Path("data")
@@ -61,7 +92,10 @@ def run_checks(params_path: Path) -> list[str]:
 
     found = data.glob("*/*/unlabelled/*") if data.is_dir() else []
     images = [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
-    check("data", bool(images), f"{len(images)} unlabelled experimental images ({', '.join(IMAGE_SUFFIXES)}) "
-          "under data/",
-          "make data (demo) or put your images in data/<material>/<session>/unlabelled/")
+    check(
+        "data",
+        bool(images),
+        f"{len(images)} unlabelled experimental images ({', '.join(IMAGE_SUFFIXES)}) under data/",
+        "make data (demo) or put your images in data/<material>/<session>/unlabelled/",
+    )
     return failures

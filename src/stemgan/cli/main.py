@@ -15,19 +15,56 @@ from pathlib import Path
 from stemgan import __version__
 
 
+def _commands() -> tuple:
+    from stemgan.cli import doctor, profiles
+    from stemgan.stages import (
+        acquire,
+        evaluate,
+        realism,
+        report,
+        simulate,
+        table1,
+        table1_cell,
+        tile,
+        train_cyclegan,
+        train_fcn,
+        translate,
+        tune,
+    )
+
+    # in pipeline order, so `stemgan --help` reads as dvc.yaml does; tune also registers promote
+    return (
+        acquire,
+        simulate,
+        tile,
+        train_cyclegan,
+        translate,
+        train_fcn,
+        table1_cell,
+        table1,
+        evaluate,
+        realism,
+        tune,
+        report,
+        doctor,
+        profiles,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stemgan",
         description="Realistic ADF-STEM training images: simulate, degrade, tile, translate, find defects.",
     )
     parser.add_argument("--version", action="version", version=f"stemgan {__version__}")
-    parser.add_argument("--verbose", action="store_true",
-                        help="also show the libraries' own notices and warnings (TensorFlow, MLflow, Keras)")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show the libraries' own notices and warnings (TensorFlow, MLflow, Keras)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from stemgan.cli import commands
-
-    for register in commands.REGISTRY:
-        register(sub)
+    for module in _commands():
+        module.register(sub)
     for command in sub.choices.values():  # every stage's --help shows its defaults
         command.formatter_class = DefaultsFormatter
     return parser
@@ -48,9 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from stemgan.errors import StemganError
-
     from stemgan.cli.quiet import quiet_libraries
+    from stemgan.errors import StemganError
 
     with contextlib.nullcontext() if args.verbose else quiet_libraries():
         try:

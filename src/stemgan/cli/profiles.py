@@ -9,6 +9,26 @@ from pathlib import Path
 import yaml
 
 from stemgan.errors import StemganError, fail
+from stemgan.stages.arguments import params_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "profile-args",
+        help="print `-S key=value` options of a profile for `dvc exp run`",
+        description="Turn a profile (a file of dotted params.yaml keys and values, e.g. the paper's "
+        "GPU sizes) into options for DVC, checked against params.yaml first: "
+        "dvc exp run $(stemgan profile-args profiles/paper.yaml)",
+    )
+    p.add_argument("profile", type=Path, help="a profile file, e.g. profiles/paper.yaml")
+    params_arg(p)
+    p.set_defaults(handler=run)
+
+
+def run(args) -> None:
+    from stemgan.config import read_params
+
+    print(profile_args(args.profile, read_params(args.params)))
 
 
 def read_profile(path: Path | str) -> dict:

@@ -50,7 +50,9 @@ def foreign_files(folder: Path | str) -> list[Path]:
         if entry.is_dir() and (entry / MARKER).is_file():
             foreign += foreign_files(entry)  # a stemgan output inside a stemgan folder keeps its own list
         elif entry.is_dir():
-            foreign += [f for f in entry.rglob("*") if not f.is_dir() and f.relative_to(folder).as_posix() not in listed]
+            foreign += [
+                f for f in entry.rglob("*") if not f.is_dir() and f.relative_to(folder).as_posix() not in listed
+            ]
         elif entry.name != MARKER and entry.name not in listed:
             foreign.append(entry)
     return foreign
@@ -77,13 +79,19 @@ def check_output_folder(folder: Path | str, inputs: Iterable[Path | str] = (), f
         if target == source_path or source_path.is_relative_to(target):
             raise fail(folder, f"would replace the input {source}", "write the output to a folder outside the inputs")
         if target.is_relative_to(source_path) and source_path.is_dir() and not force:
-            raise fail(folder, f"lies inside the input folder {source}",
-                       "write the output elsewhere (or pass --force to write it there)")
+            raise fail(
+                folder,
+                f"lies inside the input folder {source}",
+                "write the output elsewhere (or pass --force to write it there)",
+            )
     if folder.is_dir() and not (force or target in _replace_allowed):
         foreign = foreign_files(folder)
         if foreign:
-            raise fail(folder, f"holds {len(foreign)} file(s) that stemgan did not write (e.g. "
-                       f"{foreign[0].relative_to(folder)})", "choose a new or empty folder (or pass --force to replace it)")
+            raise fail(
+                folder,
+                f"holds {len(foreign)} file(s) that stemgan did not write (e.g. {foreign[0].relative_to(folder)})",
+                "choose a new or empty folder (or pass --force to replace it)",
+            )
 
 
 def claim_folder(folder: Path | str) -> Path:

@@ -84,13 +84,21 @@ def pixel_size_A(path: Path, from_file: float | None, cfg: IngestConfig) -> floa
     if value is None and cfg.default_pixel_size_A is not None:
         value, source = cfg.default_pixel_size_A, "ingest.default_pixel_size_A"
     if value is None and from_file is not None:
-        raise fail(path, f"its metadata give {from_file:.4g} Å per pixel, outside the plausible {low}-{high} Å of "
-                   "atomic-resolution STEM (ingest.plausible_pixel_size_A)", fix)
+        raise fail(
+            path,
+            f"its metadata give {from_file:.4g} Å per pixel, outside the plausible {low}-{high} Å of "
+            "atomic-resolution STEM (ingest.plausible_pixel_size_A)",
+            fix,
+        )
     if value is None:
         raise fail(path, "has no pixel size in its metadata", fix)
     if not low <= value <= high:
-        raise fail(path, f"{source} gives {value:.4g} Å per pixel, outside the plausible {low}-{high} Å "
-                   "(ingest.plausible_pixel_size_A)", "correct the value, or widen the range in params.yaml")
+        raise fail(
+            path,
+            f"{source} gives {value:.4g} Å per pixel, outside the plausible {low}-{high} Å "
+            "(ingest.plausible_pixel_size_A)",
+            "correct the value, or widen the range in params.yaml",
+        )
     return value
 
 
@@ -107,8 +115,12 @@ def load_working_image(path: Path | str, cfg: IngestConfig, min_size_px: int = 1
     else:
         image, scale = original, 1.0
     if min(image.shape) < min_size_px:
-        raise fail(path, f"is {image.shape[1]}x{image.shape[0]} px at {cfg.working_pixel_size_A} Å/px, smaller than "
-                   f"one {min_size_px} px tile", "use larger images or a smaller tile.tile_size_px")
+        raise fail(
+            path,
+            f"is {image.shape[1]}x{image.shape[0]} px at {cfg.working_pixel_size_A} Å/px, smaller than "
+            f"one {min_size_px} px tile",
+            "use larger images or a smaller tile.tile_size_px",
+        )
     return WorkingImage(path, image, cfg.working_pixel_size_A, scale, original.shape, pixel)
 
 

@@ -23,14 +23,19 @@ def read_labels(path: Path | str, pixel_size_A: float | None = None) -> pd.DataF
     try:
         table = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise fail(path, f"not a readable CSV ({str(exc).splitlines()[0]})", "write a header row x_px,y_px[,defect]") from exc
+        raise fail(
+            path, f"not a readable CSV ({str(exc).splitlines()[0]})", "write a header row x_px,y_px[,defect]"
+        ) from exc
     if {"x_px", "y_px"} - set(table.columns):
         if {"x_A", "y_A"} <= set(table.columns) and pixel_size_A:
             table["x_px"] = table["x_A"] / pixel_size_A
             table["y_px"] = table["y_A"] / pixel_size_A
         else:
-            raise fail(path, f"has columns {list(table.columns)} but needs x_px and y_px (or x_A, y_A)",
-                       "rename the coordinate columns")
+            raise fail(
+                path,
+                f"has columns {list(table.columns)} but needs x_px and y_px (or x_A, y_A)",
+                "rename the coordinate columns",
+            )
     coords = table[["x_px", "y_px"]].apply(pd.to_numeric, errors="coerce").astype(np.float64)
     if coords.isna().any().any() or not np.isfinite(coords.to_numpy()).all():
         bad = int(coords.isna().any(axis=1).sum())
@@ -49,6 +54,9 @@ def check_labels_inside(table: pd.DataFrame, shape: tuple[int, int], path: Path 
     x, y = table["x_px"].to_numpy(), table["y_px"].to_numpy()
     outside = (x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)
     if outside.any():
-        raise fail(path, f"{int(outside.sum())} of {len(table)} label(s) lie outside the {w}x{h} px image "
-                   f"(e.g. x_px {x[outside][0]:.1f}, y_px {y[outside][0]:.1f})",
-                   "give pixel coordinates of this image (x along the fast scan) or fix its pixel size")
+        raise fail(
+            path,
+            f"{int(outside.sum())} of {len(table)} label(s) lie outside the {w}x{h} px image "
+            f"(e.g. x_px {x[outside][0]:.1f}, y_px {y[outside][0]:.1f})",
+            "give pixel coordinates of this image (x along the fast scan) or fix its pixel size",
+        )

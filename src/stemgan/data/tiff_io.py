@@ -13,8 +13,17 @@ from stemgan.data.files import atomic_write
 from stemgan.errors import fail
 
 # µ: the micro sign (U+00B5) and the Greek mu (U+03BC) both occur in instrument files
-_UNIT_TO_A = {"a": 1.0, "å": 1.0, "angstrom": 1.0, "nm": 10.0, "pm": 0.01, "um": 1e4, "\u00b5m": 1e4, "\u03bcm": 1e4,
-              "micron": 1e4}
+_UNIT_TO_A = {
+    "a": 1.0,
+    "å": 1.0,
+    "angstrom": 1.0,
+    "nm": 10.0,
+    "pm": 0.01,
+    "um": 1e4,
+    "\u00b5m": 1e4,
+    "\u03bcm": 1e4,
+    "micron": 1e4,
+}
 
 
 def write_tiff(path: Path | str, image: np.ndarray, pixel_size_A: float, metadata: dict | None = None) -> Path:

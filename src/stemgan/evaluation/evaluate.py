@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 
 from stemgan.config import ScoringConfig
-from stemgan.evaluation.scoring import (ImageScore, bootstrap_f1, defect_coordinates, per_image_table, pooled,
-                                        score_image)
+from stemgan.evaluation.scoring import (
+    ImageScore,
+    bootstrap_f1,
+    defect_coordinates,
+    per_image_table,
+    pooled,
+    score_image,
+)
 from stemgan.models.tiled_inference import predict_tiled
 
 
@@ -42,28 +48,46 @@ def true_defects(labels: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray:
     return labels.loc[labels.defect.isin(classes), ["x_px", "y_px"]].to_numpy()
 
 
-def scores_at(probabilities, items, classes, threshold: float, scoring: ScoringConfig, pixel_size_A: float) -> list[ImageScore]:
+def scores_at(
+    probabilities, items, classes, threshold: float, scoring: ScoringConfig, pixel_size_A: float
+) -> list[ImageScore]:
     min_distance = int(round(scoring.min_distance_A / pixel_size_A))
     border, radius = scoring.border_A / pixel_size_A, scoring.match_radius_A / pixel_size_A
-    return [score_image(item.name, defect_coordinates(prob, threshold, min_distance)[0],
-                        true_defects(item.labels, classes), prob.shape, border, radius)
-            for prob, item in zip(probabilities, items)]
+    return [
+        score_image(
+            item.name,
+            defect_coordinates(prob, threshold, min_distance)[0],
+            true_defects(item.labels, classes),
+            prob.shape,
+            border,
+            radius,
+        )
+        for prob, item in zip(probabilities, items)
+    ]
 
 
 def best_threshold(probabilities, items, classes, scoring: ScoringConfig, pixel_size_A: float) -> float:
     """The threshold with the highest pooled F1 (call it on validation images, never on test images)."""
-    f1 = [pooled(scores_at(probabilities, items, classes, t, scoring, pixel_size_A))["f1"] for t in scoring.pr_thresholds]
+    f1 = [
+        pooled(scores_at(probabilities, items, classes, t, scoring, pixel_size_A))["f1"] for t in scoring.pr_thresholds
+    ]
     if np.isnan(f1).all():  # nothing to find and nothing found at any threshold: no evidence to choose by
         return scoring.threshold
     return float(scoring.pr_thresholds[int(np.nanargmax(f1))])
 
 
-def evaluate(probabilities: list[np.ndarray], items, classes: tuple[str, ...], scoring: ScoringConfig,
-             pixel_size_A: float, threshold: float, seed: int = 0) -> Evaluation:
+def evaluate(
+    probabilities: list[np.ndarray],
+    items,
+    classes: tuple[str, ...],
+    scoring: ScoringConfig,
+    pixel_size_A: float,
+    threshold: float,
+    seed: int = 0,
+) -> Evaluation:
     scores = scores_at(probabilities, items, classes, threshold, scoring, pixel_size_A)
     low, high = bootstrap_f1(scores, scoring.bootstrap, seed)
-    metrics = {**pooled(scores), "f1_ci_low": low, "f1_ci_high": high, "threshold": threshold,
-               "n_images": len(items)}
+    metrics = {**pooled(scores), "f1_ci_low": low, "f1_ci_high": high, "threshold": threshold, "n_images": len(items)}
     curve = []
     for t in scoring.pr_thresholds:
         p = pooled(scores_at(probabilities, items, classes, t, scoring, pixel_size_A))
@@ -71,14 +95,25 @@ def evaluate(probabilities: list[np.ndarray], items, classes: tuple[str, ...], s
     return Evaluation(metrics, per_image_table(scores), pd.DataFrame(curve))
 
 
-def validate_then_score(model, val, scored, classes: tuple[str, ...], scoring: ScoringConfig, pixel_size_A: float,
-                        multiple: int, seed: int = 0) -> Evaluation:
+def validate_then_score(
+    model,
+    val,
+    scored,
+    classes: tuple[str, ...],
+    scoring: ScoringConfig,
+    pixel_size_A: float,
+    multiple: int,
+    seed: int = 0,
+) -> Evaluation:
     """The threshold with the best pooled F1 on `val` (scoring.threshold when there is none), applied to `scored`.
 
     Table 1 scores test images this way; a tuning trial passes its validation images as both.
     """
     val_probabilities = [defect_probability(model, item.image, multiple, scoring) for item in val]
     threshold = best_threshold(val_probabilities, val, classes, scoring, pixel_size_A) if val else scoring.threshold
-    probabilities = val_probabilities if scored is val else \
-        [defect_probability(model, item.image, multiple, scoring) for item in scored]
+    probabilities = (
+        val_probabilities
+        if scored is val
+        else [defect_probability(model, item.image, multiple, scoring) for item in scored]
+    )
     return evaluate(probabilities, scored, classes, scoring, pixel_size_A, threshold, seed)

@@ -15,8 +15,9 @@ _EPS = 1e-9  # explicit zeros are not edges for the sparse solver
 def ratio(numerator, denominator):
     """numerator / denominator, NaN (undefined) where the denominator is 0; numbers or numpy arrays."""
     numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
-    out = np.divide(numerator, denominator, out=np.full(np.broadcast(numerator, denominator).shape, np.nan),
-                    where=denominator > 0)
+    out = np.divide(
+        numerator, denominator, out=np.full(np.broadcast(numerator, denominator).shape, np.nan), where=denominator > 0
+    )
     return float(out) if out.ndim == 0 else out
 
 

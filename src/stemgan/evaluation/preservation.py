@@ -19,14 +19,18 @@ class Preservation:
     n_columns: int
 
     def as_dict(self, prefix: str = "") -> dict[str, float]:
-        return {f"{prefix}mean_shift_pm": self.mean_shift_pm, f"{prefix}p95_shift_pm": self.p95_shift_pm,
-                f"{prefix}fraction_found": self.fraction_found}
+        return {
+            f"{prefix}mean_shift_pm": self.mean_shift_pm,
+            f"{prefix}p95_shift_pm": self.p95_shift_pm,
+            f"{prefix}fraction_found": self.fraction_found,
+        }
 
 
 def find_columns(image: np.ndarray, min_separation_px: int) -> np.ndarray:
     """Bright atom columns: local maxima refined to sub-pixel by a 3x3 intensity centroid; (x, y) px."""
-    peaks = peak_local_max(image, min_distance=max(min_separation_px, 1), exclude_border=1,
-                           threshold_abs=float(np.percentile(image, 50)))
+    peaks = peak_local_max(
+        image, min_distance=max(min_separation_px, 1), exclude_border=1, threshold_abs=float(np.percentile(image, 50))
+    )
     if len(peaks) == 0:
         return np.zeros((0, 2))
     offsets = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
@@ -39,14 +43,23 @@ def find_columns(image: np.ndarray, min_separation_px: int) -> np.ndarray:
     return np.stack([x, y], axis=1)
 
 
-def column_preservation(images: list[np.ndarray], labels: list[pd.DataFrame], pixel_size_A: float,
-                        min_separation_A: float, match_radius_A: float, border_px: int = 4) -> Preservation:
+def column_preservation(
+    images: list[np.ndarray],
+    labels: list[pd.DataFrame],
+    pixel_size_A: float,
+    min_separation_A: float,
+    match_radius_A: float,
+    border_px: int = 4,
+) -> Preservation:
     """Shift (pm) between labelled non-empty columns and columns found in the images; fraction found."""
     shifts, found, total = [], 0, 0
     for image, table in zip(images, labels):  # per image, each vectorised inside
         h, w = image.shape
-        keep = (table.column != "empty") & table.x_px.between(border_px, w - 1 - border_px) \
+        keep = (
+            (table.column != "empty")
+            & table.x_px.between(border_px, w - 1 - border_px)
             & table.y_px.between(border_px, h - 1 - border_px)
+        )
         truth = table.loc[keep, ["x_px", "y_px"]].to_numpy()
         detected = find_columns(image, int(round(min_separation_A / pixel_size_A)))
         matches = match_points(detected, truth, match_radius_A / pixel_size_A)

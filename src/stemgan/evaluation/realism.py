@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from stemgan.data.tiles import cut_tiles
 from stemgan.evaluation.spectra import radial_power_spectrum, spectrum_distance
 
 
@@ -24,8 +26,13 @@ def band_power(images: np.ndarray, pixel_size_A: float, k_low: float, k_high: fl
     return float(power[band].mean()) if band.any() else float("nan")
 
 
-def spectral_metrics(a: np.ndarray, b: np.ndarray, pixel_size_A: float, noise_band_A: tuple[float, float] = (1.6, 2.4),
-                     low_band_A: tuple[float, float] = (0.01, 0.05)) -> dict[str, float]:
+def spectral_metrics(
+    a: np.ndarray,
+    b: np.ndarray,
+    pixel_size_A: float,
+    noise_band_A: tuple[float, float] = (1.6, 2.4),
+    low_band_A: tuple[float, float] = (0.01, 0.05),
+) -> dict[str, float]:
     """Spectrum distance of a to b, and a/b power ratios in the noise-floor and low-frequency bands
     (NaN for a band the images are too small or too coarsely sampled to contain)."""
     nyquist = 0.5 / pixel_size_A
@@ -50,8 +57,9 @@ def kernel_inception_distance(fa: np.ndarray, fb: np.ndarray) -> float:
     d = fa.shape[1]
     kxx, kyy, kxy = ((fa @ fa.T / d + 1) ** 3, (fb @ fb.T / d + 1) ** 3, (fa @ fb.T / d + 1) ** 3)
     m, n = len(fa), len(fb)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-                 - 2 * kxy.mean())
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
+    )
 
 
 def bottleneck_layer(model) -> str:
@@ -93,24 +101,34 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, seed: int = 0, epochs: int = 5,
-                               bootstrap: int = 500) -> TwoSampleTest:
+def classifier_two_sample_test(
+    a: np.ndarray, b: np.ndarray, seed: int = 0, epochs: int = 5, bootstrap: int = 500
+) -> TwoSampleTest:
     """Train a small CNN on half of each set to tell them apart; AUC on the other half (0.5 = alike)."""
     import keras
     from keras import layers
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    x = np.concatenate([a, b]).astype(np.float32)[..., None] if a.ndim == 3 else np.concatenate([a, b]).astype(np.float32)
+    x = (
+        np.concatenate([a, b]).astype(np.float32)[..., None]
+        if a.ndim == 3
+        else np.concatenate([a, b]).astype(np.float32)
+    )
     y = np.concatenate([np.zeros(len(a)), np.ones(len(b))]).astype(np.float32)
     order = rng.permutation(len(x))
     x, y = x[order], y[order]
     half = len(x) // 2
-    net = keras.Sequential([keras.Input(x.shape[1:]),
-                            layers.Conv2D(8, 3, strides=2, activation="relu", padding="same"),
-                            layers.Conv2D(16, 3, strides=2, activation="relu", padding="same"),
-                            layers.Conv2D(32, 3, strides=2, activation="relu", padding="same"),
-                            layers.GlobalAveragePooling2D(), layers.Dense(1)])
+    net = keras.Sequential(
+        [
+            keras.Input(x.shape[1:]),
+            layers.Conv2D(8, 3, strides=2, activation="relu", padding="same"),
+            layers.Conv2D(16, 3, strides=2, activation="relu", padding="same"),
+            layers.Conv2D(32, 3, strides=2, activation="relu", padding="same"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(1),
+        ]
+    )
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True))
     net.fit(x[:half], y[:half], epochs=epochs, batch_size=16, verbose=0, shuffle=True)
     scores = net.predict(x[half:], verbose=0).ravel()
@@ -123,3 +141,34 @@ def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, seed: int = 0, epoc
 
 def histogram_and_spectra(a: np.ndarray, b: np.ndarray, pixel_size_A: float) -> dict[str, float]:
     return {**spectral_metrics(a, b, pixel_size_A), "histogram_distance": histogram_distance(a, b)}
+
+
+TILE_PX = 64  # tiles for the feature-based metrics (KID, C2ST)
+
+
+def tiles_of(images: np.ndarray, max_tiles: int, seed: int) -> np.ndarray:
+    tiles = np.concatenate([cut_tiles(i, TILE_PX, TILE_PX)[0] for i in images])
+    return tiles[np.random.default_rng(seed).permutation(len(tiles))[:max_tiles]]
+
+
+def realism_report(
+    sources: dict[str, np.ndarray],
+    experimental: np.ndarray,
+    pixel_size_A: float,
+    feature_model,
+    seed: int,
+    max_tiles: int = 256,
+) -> dict[str, dict[str, float]]:
+    """Metrics of each source against the experimental images (all normalised the same way)."""
+    exp_tiles = tiles_of(experimental, max_tiles, seed)
+    exp_features = pooled_features(feature_model, exp_tiles[..., None]) if feature_model is not None else None
+    report = {}
+    for name, images in sources.items():
+        metrics = histogram_and_spectra(images, experimental, pixel_size_A)
+        tiles = tiles_of(images, max_tiles, seed + 1)
+        if exp_features is not None:
+            metrics["kid"] = kernel_inception_distance(pooled_features(feature_model, tiles[..., None]), exp_features)
+        c2st = classifier_two_sample_test(tiles, exp_tiles, seed=seed, epochs=5)
+        metrics.update(c2st_auc=c2st.auc, c2st_auc_low=c2st.auc_low, c2st_auc_high=c2st.auc_high)
+        report[name] = metrics
+    return report

@@ -27,8 +27,9 @@ def figure2(panels: dict[str, dict[str, np.ndarray]], pixel_size_A: float, path:
     kinds = ["simulated", "generated", "experimental"]
     fig, axes = plt.subplots(len(panels), 6, figsize=(18, 3.1 * len(panels)), squeeze=False)
     ffts = {k: [log_fft_amplitude(p[k][:CROP_PX, :CROP_PX]) for p in panels.values() if k in p] for k in kinds}
-    ranges = {k: (np.percentile(np.concatenate([f.ravel() for f in v]), [1, 99.9]) if v else (0, 1))
-              for k, v in ffts.items()}
+    ranges = {
+        k: (np.percentile(np.concatenate([f.ravel() for f in v]), [1, 99.9]) if v else (0, 1)) for k, v in ffts.items()
+    }
     for r, (name, images) in enumerate(panels.items()):
         for c, kind in enumerate(kinds):
             ax_img, ax_fft = axes[r, 2 * c], axes[r, 2 * c + 1]
@@ -103,17 +104,24 @@ def mlflow_histories(run_ids: dict[str, str]) -> dict[str, dict[str, list[tuple[
     histories = {}
     for label, run_id in run_ids.items():
         try:
-            histories[label] = {m: [(x.step, x.value) for x in client.get_metric_history(run_id, m)]
-                                for m in ("cycle", "generator_total", "spectrum_distance")}
+            histories[label] = {
+                m: [(x.step, x.value) for x in client.get_metric_history(run_id, m)]
+                for m in ("cycle", "generator_total", "spectrum_distance")
+            }
         except mlflow.exceptions.MlflowException:
             histories[label] = {}  # the run lives in another tracking store
     return histories
 
 
 def realism_table(realism: dict[str, dict[str, dict[str, float]]]) -> str:
-    cols = [("spectrum_distance", "spectrum dist. (dec)", 3), ("noise_floor_ratio", "noise floor ratio", 2),
-            ("low_frequency_ratio", "low-freq. ratio", 2), ("histogram_distance", "histogram W1", 3),
-            ("kid", "KID", 4), ("c2st_auc", "C2ST AUC", 2)]
+    cols = [
+        ("spectrum_distance", "spectrum dist. (dec)", 3),
+        ("noise_floor_ratio", "noise floor ratio", 2),
+        ("low_frequency_ratio", "low-freq. ratio", 2),
+        ("histogram_distance", "histogram W1", 3),
+        ("kid", "KID", 4),
+        ("c2st_auc", "C2ST AUC", 2),
+    ]
     lines = ["| set | images | " + " | ".join(c[1] for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
     for set_name, per_source in realism.items():
         for source, m in per_source.items():
@@ -129,15 +137,22 @@ def realism_table(realism: dict[str, dict[str, dict[str, float]]]) -> str:
 
 
 def preservation_table(realism: dict[str, dict[str, dict[str, float]]]) -> str:
-    lines = ["| set | mean shift (pm) | 95th pct shift (pm) | columns found | in G's noisy input: shift, found |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| set | mean shift (pm) | 95th pct shift (pm) | columns found | in G's noisy input: shift, found |",
+        "|---|---|---|---|---|",
+    ]
     for set_name, per_source in realism.items():
         g = per_source.get("generated", {})
         if "generated_mean_shift_pm" in g:
-            noisy = (f"{g['input_mean_shift_pm']:.1f} pm, {100 * g['input_fraction_found']:.1f}%"
-                     if "input_mean_shift_pm" in g else "—")
-            lines.append(f"| {set_name} | {g['generated_mean_shift_pm']:.1f} | {g['generated_p95_shift_pm']:.1f} | "
-                         f"{100 * g['generated_fraction_found']:.1f}% | {noisy} |")
+            noisy = (
+                f"{g['input_mean_shift_pm']:.1f} pm, {100 * g['input_fraction_found']:.1f}%"
+                if "input_mean_shift_pm" in g
+                else "—"
+            )
+            lines.append(
+                f"| {set_name} | {g['generated_mean_shift_pm']:.1f} | {g['generated_p95_shift_pm']:.1f} | "
+                f"{100 * g['generated_fraction_found']:.1f}% | {noisy} |"
+            )
     return "\n".join(lines)
 
 
@@ -152,17 +167,18 @@ virtual microscope's experimental sets (`data/`).
 Simulated, generated and experimental images (256 px crops, scale bar 1 nm), each beside its FFT
 amplitude (log scale, one contrast per column).
 
-![Figure 2]({figures['figure2']})
+![Figure 2]({figures["figure2"]})
 
 ## Table 1
-{table1_md.split(chr(10), 2)[2] if table1_md.startswith('#') else table1_md}
+{table1_md.split(chr(10), 2)[2] if table1_md.startswith("#") else table1_md}
 
 ## Realism of the training images against each experimental set
 Spectrum distance: mean |log10 power difference| over 0.05–2.4 Å⁻¹ (0 = identical spectra). Noise-floor
 ratio: power beyond twice the probe aperture (1.6–2.4 Å⁻¹, noise only) over the experimental images'
 (1 = same noise). Low-frequency ratio: power below 0.05 Å⁻¹ (contamination scale). Histogram W1:
 Wasserstein distance of normalised intensities. KID: unbiased, cubic kernel, on the bottleneck
-features of this project's defect FCN (the WSe2 Gaussian-noise one, for every material). C2ST AUC: a small CNN trained to tell the images from
+features of this project's defect FCN (the WSe2 Gaussian-noise one, for every material). C2ST AUC: a small
+CNN trained to tell the images from
 experimental tiles, AUC on held-out tiles with 95% interval (0.5 = indistinguishable).
 
 {realism_table(realism)}
@@ -173,11 +189,11 @@ Atom columns found in G(sim) and matched to the labelled columns (within 0.5 Å)
 {preservation_table(realism)}
 
 ## Spectra, histograms, training
-![power spectra]({figures['spectra']})
+![power spectra]({figures["spectra"]})
 
-![histograms]({figures['histograms']})
+![histograms]({figures["histograms"]})
 
-![training curves]({figures['training']})
+![training curves]({figures["training"]})
 
 Tuning: see [tune/study_summary.json](tune/study_summary.json) and
 [tune/optimization_history.png](tune/optimization_history.png).
@@ -198,18 +214,29 @@ def load_realism(folder: Path) -> dict:
     return {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
 
 
-def build_report(out_dir: Path, sets: dict[str, tuple[str, ...]], other_sets: dict[str, str], normalize, ingest,
-                 realism_dir: Path, table1_md: Path, cyclegan_metrics: Path, n_images: int = 6) -> Path:
+def build_report(
+    out_dir: Path,
+    sets: dict[str, tuple[str, ...]],
+    other_sets: dict[str, str],
+    normalize,
+    ingest,
+    realism_dir: Path,
+    table1_md: Path,
+    cyclegan_metrics: Path,
+    n_images: int = 6,
+) -> Path:
     """Everything under out_dir; sets: Table 1 sets (-> data folders), other_sets: experimental set -> material."""
-    from stemgan.evaluation.realism_stage import load_set
+    from stemgan.data.image_set import load_set
 
     def stack(folder: Path) -> np.ndarray:
         return load_set(folder, normalize, ingest, n_images)
 
     def images_of(set_name: str, material: str, data_folder: str) -> dict[str, np.ndarray]:
         """simulated, experimental and (once translate has run) generated images of one set."""
-        kinds = {"simulated": stack(Path("artifacts/sim") / material / "images"),
-                 "experimental": stack(Path("data") / data_folder / "unlabelled")}
+        kinds = {
+            "simulated": stack(Path("artifacts/sim") / material / "images"),
+            "experimental": stack(Path("data") / data_folder / "unlabelled"),
+        }
         generated = Path("artifacts/generated") / set_name / "seed_0" / "images"
         if generated.is_dir():
             kinds["generated"] = stack(generated)
@@ -223,8 +250,12 @@ def build_report(out_dir: Path, sets: dict[str, tuple[str, ...]], other_sets: di
         set_name = data_folder.replace("/", "_")
         panels[set_name] = {k: v[0] for k, v in images_of(set_name, material, data_folder).items()}
     pixel = ingest.working_pixel_size_A
-    figures = {"figure2": "figure2.png", "spectra": "power_spectra.png", "histograms": "histograms.png",
-               "training": "training_curves.png"}
+    figures = {
+        "figure2": "figure2.png",
+        "spectra": "power_spectra.png",
+        "histograms": "histograms.png",
+        "training": "training_curves.png",
+    }
     figure2(panels, pixel, out_dir / figures["figure2"])
     spectra_plot(curves, pixel, out_dir / figures["spectra"])
     histogram_plot(curves, out_dir / figures["histograms"])

@@ -11,10 +11,13 @@ from skimage.feature import peak_local_max
 from stemgan.evaluation.matching import match_points, prf
 
 
-def defect_coordinates(probability: np.ndarray, threshold: float, min_distance_px: int) -> tuple[np.ndarray, np.ndarray]:
+def defect_coordinates(
+    probability: np.ndarray, threshold: float, min_distance_px: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) px of local maxima of the defect probability above threshold, and their probabilities."""
-    peaks = peak_local_max(probability, min_distance=max(int(min_distance_px), 1), threshold_abs=threshold,
-                           exclude_border=False)
+    peaks = peak_local_max(
+        probability, min_distance=max(int(min_distance_px), 1), threshold_abs=threshold, exclude_border=False
+    )
     if len(peaks) == 0:
         return np.zeros((0, 2)), np.zeros(0)
     return peaks[:, ::-1].astype(np.float64), probability[peaks[:, 0], peaks[:, 1]]
@@ -22,8 +25,12 @@ def defect_coordinates(probability: np.ndarray, threshold: float, min_distance_p
 
 def inside(points: np.ndarray, shape: tuple[int, int], border_px: float) -> np.ndarray:
     h, w = shape
-    return ((points[:, 0] >= border_px) & (points[:, 0] <= w - 1 - border_px)
-            & (points[:, 1] >= border_px) & (points[:, 1] <= h - 1 - border_px))
+    return (
+        (points[:, 0] >= border_px)
+        & (points[:, 0] <= w - 1 - border_px)
+        & (points[:, 1] >= border_px)
+        & (points[:, 1] <= h - 1 - border_px)
+    )
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,9 @@ class ImageScore:
     n_true: int
 
 
-def score_image(name: str, predicted: np.ndarray, true: np.ndarray, shape, border_px: float, radius_px: float) -> ImageScore:
+def score_image(
+    name: str, predicted: np.ndarray, true: np.ndarray, shape, border_px: float, radius_px: float
+) -> ImageScore:
     """Both sets lose their points in the border band before matching (as the paper's 32 px)."""
     predicted = predicted[inside(predicted, shape, border_px)] if len(predicted) else predicted
     true = true[inside(true, shape, border_px)] if len(true) else true
@@ -66,6 +75,15 @@ def per_image_table(scores: list[ImageScore]) -> pd.DataFrame:
     rows = []
     for s in scores:
         p, r, f = prf(s.tp, s.n_predicted, s.n_true)
-        rows.append({"image": s.image, "tp": s.tp, "n_predicted": s.n_predicted, "n_true": s.n_true,
-                     "precision": p, "recall": r, "f1": f})
+        rows.append(
+            {
+                "image": s.image,
+                "tp": s.tp,
+                "n_predicted": s.n_predicted,
+                "n_true": s.n_true,
+                "precision": p,
+                "recall": r,
+                "f1": f,
+            }
+        )
     return pd.DataFrame(rows)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def radial_power_spectrum(images: np.ndarray, pixel_size_A: float, n_bins: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def radial_power_spectrum(
+    images: np.ndarray, pixel_size_A: float, n_bins: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(k in Å^-1, mean power) over (N, H, W) images: Hann-windowed |FFT|^2, radially averaged."""
     images = np.asarray(images, dtype=np.float64)
     if images.ndim == 4:
@@ -26,7 +28,9 @@ def radial_power_spectrum(images: np.ndarray, pixel_size_A: float, n_bins: int |
     return 0.5 * (edges[1:] + edges[:-1]), sums / np.maximum(counts, 1)
 
 
-def spectrum_distance(a: np.ndarray, b: np.ndarray, pixel_size_A: float, k_band: tuple[float, float] = (0.05, 2.4)) -> float:
+def spectrum_distance(
+    a: np.ndarray, b: np.ndarray, pixel_size_A: float, k_band: tuple[float, float] = (0.05, 2.4)
+) -> float:
     """Mean |log10 P_a(k) - log10 P_b(k)| over the band (decades): 0 for identical sets. Sets of
     different image sizes are compared on the coarser set's k bins."""
     n_bins = min(np.shape(a)[1], np.shape(a)[2], np.shape(b)[1], np.shape(b)[2]) // 2

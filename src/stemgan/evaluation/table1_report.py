@@ -16,15 +16,19 @@ PAPER = {  # Khan et al., Table 1 (P / R / F1, %), WSe2
     "no_noise": {"wse2_day_a": (15, 83, 25), "wse2_day_b": (66, 84, 74), "wse2_day_ab": (22, 83, 35)},
     "cyclegan": {"wse2_day_a": (85, 79, 82), "wse2_day_b": (87, 91, 89), "wse2_day_ab": (89, 63, 74)},
 }
-SOURCE_NAMES = {"no_noise": "simulation, no noise", "gaussian": "simulation + Gaussian noise (percentile scaling)",
-                "gaussian_minmax": "simulation + Gaussian noise (paper's min-max scaling)",
-                "cyclegan": "cycleGAN-generated", "cyclegan_nofft": "cycleGAN without FFT discriminators"}
+SOURCE_NAMES = {
+    "no_noise": "simulation, no noise",
+    "gaussian": "simulation + Gaussian noise (percentile scaling)",
+    "gaussian_minmax": "simulation + Gaussian noise (paper's min-max scaling)",
+    "cyclegan": "cycleGAN-generated",
+    "cyclegan_nofft": "cycleGAN without FFT discriminators",
+}
 
 
 def load_cells(cells_dir: Path) -> list[dict]:
     cells = [json.loads(p.read_text()) for p in sorted(Path(cells_dir).glob("*/cell.json"))]
     if not cells:
-        raise StemganError(f"{cells_dir}: no Table 1 cells; run the fcn stages (dvc repro) first")
+        raise StemganError(f"{cells_dir}: no Table 1 cells; run the train_fcn and table1_cell stages (dvc repro) first")
     return cells
 
 
@@ -33,31 +37,44 @@ def markdown(cells: list[dict], sets: list[str], n_seeds: int) -> str:
     present = {c["source"] for c in cells}
     sources = [s for s in SOURCE_NAMES if s in present] + sorted(present - set(SOURCE_NAMES))  # the paper's order
     head = "| training data | " + " | ".join(s.replace("wse2_", "").replace("_", " ") for s in sets) + " |"
-    lines = [f"# Table 1: defect finding on held-out labelled experimental images (WSe2, Se vacancies)", "",
-             f"P / R / F1 in %, mean over {n_seeds} seeds (F1 spread ± 1 std); the paper's numbers in brackets.",
-             "Each FCN is trained only on the row's source; its threshold is chosen on the set's validation",
-             "images; it is scored on the set's test images, which nothing else touches.", "", head,
-             "|" + "---|" * (len(sets) + 1)]
+    lines = [
+        "# Table 1: defect finding on held-out labelled experimental images (WSe2, Se vacancies)",
+        "",
+        f"P / R / F1 in %, mean over {n_seeds} seeds (F1 spread ± 1 std); the paper's numbers in brackets.",
+        "Each FCN is trained only on the row's source; its threshold is chosen on the set's validation",
+        "images; it is scored on the set's test images, which nothing else touches.",
+        "",
+        head,
+        "|" + "---|" * (len(sets) + 1),
+    ]
     for source in sources:
         row = [SOURCE_NAMES.get(source, source)]
         for s in sets:
             c = by.get((source, s))
-            cell = "—" if c is None else (f"{100 * c['precision_mean']:.0f} / {100 * c['recall_mean']:.0f} / "
-                                           f"{100 * c['f1_mean']:.0f} ± {100 * c['f1_std']:.0f}")
+            cell = (
+                "—"
+                if c is None
+                else (
+                    f"{100 * c['precision_mean']:.0f} / {100 * c['recall_mean']:.0f} / "
+                    f"{100 * c['f1_mean']:.0f} ± {100 * c['f1_std']:.0f}"
+                )
+            )
             paper = PAPER.get(source, {}).get(s)
             row.append(cell + (f" [{paper[0]} / {paper[1]} / {paper[2]}]" if paper else ""))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write_table1(cells_dir: Path, report: Path, metrics: Path, plots_dir: Path, sets: list[str], n_seeds: int,
-                 experiment: str) -> list[dict]:
+def write_table1(
+    cells_dir: Path, report: Path, metrics: Path, plots_dir: Path, sets: list[str], n_seeds: int, experiment: str
+) -> list[dict]:
     cells = load_cells(cells_dir)
     atomic_write(report, lambda tmp: tmp.write_text(markdown(cells, sets, n_seeds)))
     nested: dict = {}
     for c in cells:
         nested.setdefault(c["source"], {})[c["set"]] = {k: c[f"{k}_mean"] for k in ("precision", "recall", "f1")} | {
-            "f1_std": c["f1_std"]}
+            "f1_std": c["f1_std"]
+        }
     atomic_write(metrics, lambda tmp: tmp.write_text(json.dumps(nested, indent=2)))
     plots_dir.mkdir(parents=True, exist_ok=True)
     for cell_dir in sorted(Path(cells_dir).glob("*/")):
@@ -75,15 +92,20 @@ def _track(cells: list[dict], nested: dict, report: Path, experiment: str) -> No
     from stemgan.tracking.mlflow_runs import experiment_id, log_metrics
 
     with mlflow.start_run(experiment_id=experiment_id(experiment), run_name="table1", tags={"stage": "table1"}) as run:
-        log_metrics({f"{src}.{s}.{k}": v for src, per in nested.items() for s, vals in per.items()
-                     for k, v in vals.items()}, step=0)
+        log_metrics(
+            {f"{src}.{s}.{k}": v for src, per in nested.items() for s, vals in per.items() for k, v in vals.items()},
+            step=0,
+        )
         mlflow.log_artifact(str(report))
         elsewhere = _adopt_cell_runs(cells, run.info.run_id)
         if elsewhere:
             # cells restored from a DVC cache or remote were tracked in another MLflow store
             mlflow.set_tag("cell_runs_in_other_store", ",".join(elsewhere))
-            print(f"table1: {len(elsewhere)} cell run(s) are not in this MLflow store ({mlflow.get_tracking_uri()}); "
-                  "their IDs are in the parent run's tag cell_runs_in_other_store", file=sys.stderr)
+            print(
+                f"table1: {len(elsewhere)} cell run(s) are not in this MLflow store ({mlflow.get_tracking_uri()}); "
+                "their IDs are in the parent run's tag cell_runs_in_other_store",
+                file=sys.stderr,
+            )
 
 
 def _adopt_cell_runs(cells: list[dict], parent_run_id: str) -> list[str]:

@@ -30,8 +30,16 @@ from stemgan.simulation.scene import EDGE_PAD_PX, crystal_for, draw_scene, padde
 SPLITS = ("unlabelled", "val", "test")
 
 
-def acquire_image(material: MaterialConfig, crystal, optics: OpticsConfig, preset: PresetConfig, size_px: int,
-                  pad_px: int, pixel_size_A: float, rng: np.random.Generator):
+def acquire_image(
+    material: MaterialConfig,
+    crystal,
+    optics: OpticsConfig,
+    preset: PresetConfig,
+    size_px: int,
+    pad_px: int,
+    pixel_size_A: float,
+    rng: np.random.Generator,
+):
     """One experiment-like image: (stored image, labels moved through the scan distortion, metadata)."""
     margin = pad_px + EDGE_PAD_PX
     shape = padded_shape(size_px, margin)
@@ -42,29 +50,46 @@ def acquire_image(material: MaterialConfig, crystal, optics: OpticsConfig, prese
     ideal = render_scene(scene, shape, pixel_size_A, probe, optics, extra_object=dirt)
     field = scan_field(size_px, pixel_size_A, preset.scan, rng)
     if field.max_displacement_px > pad_px:
-        raise StemganError(f"params.yaml: acquire.pad_px = {pad_px} is smaller than the scan distortion "
-                           f"({field.max_displacement_px:.1f} px); raise pad_px or lower the drift")
+        raise StemganError(
+            f"params.yaml: acquire.pad_px = {pad_px} is smaller than the scan distortion "
+            f"({field.max_displacement_px:.1f} px); raise pad_px or lower the drift"
+        )
     sampled = map_coordinates(ideal, [field.y_px + margin, field.x_px + margin], order=3, mode="nearest")
     crystal_mean = scene.weights(probe.z_exponent).sum() / (shape[0] * shape[1])
     image, detector_draws = detect(sampled, crystal_mean, field.time_s, pixel_size_A, preset.detector, rng)
-    xy_px = sample_positions_to_pixels(field, scene.xy_A / pixel_size_A - margin,
-                                       blur_sigma_px=atom_image_sigma_A(probe) / pixel_size_A)
+    xy_px = sample_positions_to_pixels(
+        field, scene.xy_A / pixel_size_A - margin, blur_sigma_px=atom_image_sigma_A(probe) / pixel_size_A
+    )
     keep = inside_field(xy_px, size_px)
-    labels = label_table(xy_px[keep], pixel_size_A, scene.site_counts[keep], scene.counts[keep],
-                         scene.defect[keep], crystal.species)
-    meta = {**asdict(probe), **detector_draws, "rotation_deg": scene.rotation_deg,
-            "max_scan_displacement_px": field.max_displacement_px}
+    labels = label_table(
+        xy_px[keep], pixel_size_A, scene.site_counts[keep], scene.counts[keep], scene.defect[keep], crystal.species
+    )
+    meta = {
+        **asdict(probe),
+        **detector_draws,
+        "rotation_deg": scene.rotation_deg,
+        "max_scan_displacement_px": field.max_displacement_px,
+    }
     return image, labels, meta
 
 
-def acquire_set(set_name: str, material_name: str, material: MaterialConfig, optics: OpticsConfig,
-                cfg: AcquireConfig, pixel_size_A: float, out_dir: Path) -> pd.DataFrame:
+def acquire_set(
+    set_name: str,
+    material_name: str,
+    material: MaterialConfig,
+    optics: OpticsConfig,
+    cfg: AcquireConfig,
+    pixel_size_A: float,
+    out_dir: Path,
+) -> pd.DataFrame:
     """Write one experimental set under out_dir/<set_name>/; return its acquisition log."""
     spec = cfg.sets[set_name]
     if spec.preset not in cfg.presets:
         raise StemganError(f"params.yaml: acquire.sets.{set_name}.preset '{spec.preset}' is not in acquire.presets")
     preset = cfg.presets[spec.preset]
-    optics = merged_optics(optics, preset.optics_overrides, f"params.yaml: acquire.presets.{spec.preset}.optics_overrides")
+    optics = merged_optics(
+        optics, preset.optics_overrides, f"params.yaml: acquire.presets.{spec.preset}.optics_overrides"
+    )
     crystal = crystal_for(material, f"params.yaml: materials.{material_name}")
     counts = {"unlabelled": spec.n_unlabelled, "val": spec.n_val, "test": spec.n_test}
     rows = []
@@ -72,8 +97,9 @@ def acquire_set(set_name: str, material_name: str, material: MaterialConfig, opt
     jobs = [(split, i) for split in SPLITS for i in range(counts[split])]
     for split, i in tqdm(jobs, desc=f"acquire {set_name}", unit="img"):
         rng = item_rng(cfg.seed, set_name, split, i)
-        image, labels, meta = acquire_image(material, crystal, optics, preset, cfg.image_size_px, cfg.pad_px,
-                                            pixel_size_A, rng)
+        image, labels, meta = acquire_image(
+            material, crystal, optics, preset, cfg.image_size_px, cfg.pad_px, pixel_size_A, rng
+        )
         name = f"{set_name.replace('/', '_')}_{split}_{i:04d}"
         if split == "unlabelled":
             write_tiff(set_dir / split / f"{name}.tif", image, pixel_size_A)
@@ -86,16 +112,18 @@ def acquire_set(set_name: str, material_name: str, material: MaterialConfig, opt
     return log
 
 
-def run_acquire(cfg: AcquireConfig, materials: dict[str, MaterialConfig], optics: OpticsConfig,
-                pixel_size_A: float, out_dir: Path) -> dict[str, pd.DataFrame]:
+def run_acquire(
+    cfg: AcquireConfig, materials: dict[str, MaterialConfig], optics: OpticsConfig, pixel_size_A: float, out_dir: Path
+) -> dict[str, pd.DataFrame]:
     """Write every configured set into out_dir (atomically); a folder of the user's own data is kept
     (data/files.py: only folders stemgan wrote are replaced)."""
     out_dir = Path(out_dir)
     logs = {}
     with atomic_directory(out_dir) as tmp:
         for set_name, spec in cfg.sets.items():
-            logs[set_name] = acquire_set(set_name, spec.material, materials[spec.material], optics, cfg,
-                                         pixel_size_A, tmp)
+            logs[set_name] = acquire_set(
+                set_name, spec.material, materials[spec.material], optics, cfg, pixel_size_A, tmp
+            )
         atomic_write(tmp / "README.md", lambda p: p.write_text(DATA_README))
     return logs
 

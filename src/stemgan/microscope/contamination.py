@@ -8,8 +8,9 @@ import scipy.fft
 from stemgan.config import ContaminationConfig
 
 
-def contamination_thickness_A(shape: tuple[int, int], pixel_size_A: float, cfg: ContaminationConfig,
-                              rng: np.random.Generator) -> np.ndarray:
+def contamination_thickness_A(
+    shape: tuple[int, int], pixel_size_A: float, cfg: ContaminationConfig, rng: np.random.Generator
+) -> np.ndarray:
     """Thickness map (Å): a Gaussian random field of correlation length correlation_A, thresholded so
     that `coverage` of the area is covered, with soft patch edges."""
     if cfg.coverage <= 0:
@@ -25,8 +26,9 @@ def contamination_thickness_A(shape: tuple[int, int], pixel_size_A: float, cfg: 
     return thickness * np.clip((field - threshold) / 0.5, 0.0, 1.0)
 
 
-def contamination_object(shape: tuple[int, int], pixel_size_A: float, cfg: ContaminationConfig,
-                         z_exponent: float, rng: np.random.Generator) -> np.ndarray:
+def contamination_object(
+    shape: tuple[int, int], pixel_size_A: float, cfg: ContaminationConfig, z_exponent: float, rng: np.random.Generator
+) -> np.ndarray:
     """Scattering power per pixel: Poisson number of carbon atoms in each pixel's column x Z^n."""
     thickness = contamination_thickness_A(shape, pixel_size_A, cfg, rng)
     atoms = rng.poisson(cfg.atom_density_per_A3 * thickness * pixel_size_A**2)

@@ -8,8 +8,14 @@ import scipy.signal
 from stemgan.config import DetectorConfig
 
 
-def detect(signal: np.ndarray, crystal_mean_signal: float, time_s: np.ndarray, pixel_size_A: float,
-           cfg: DetectorConfig, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+def detect(
+    signal: np.ndarray,
+    crystal_mean_signal: float,
+    time_s: np.ndarray,
+    pixel_size_A: float,
+    cfg: DetectorConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict]:
     """Stored detector values (uint16 for bit_depth <= 16) and the draws that made them.
 
     Mean electrons per pixel = dose x pixel area x collection fraction, scaled by the signal relative

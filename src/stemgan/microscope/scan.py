@@ -46,8 +46,9 @@ def scan_field(size_px: int, pixel_size_A: float, scan: ScanConfig, rng: np.rand
     return ScanField(x, y, time_s)
 
 
-def sample_positions_to_pixels(field: ScanField, xy_px: np.ndarray, blur_sigma_px: float = 0.0,
-                               iterations: int = 30) -> np.ndarray:
+def sample_positions_to_pixels(
+    field: ScanField, xy_px: np.ndarray, blur_sigma_px: float = 0.0, iterations: int = 30
+) -> np.ndarray:
     """Invert the field: acquired (x, y) px where sample positions xy_px (n, 2) appear.
 
     An atom is imaged over several scan lines, each with its own offset (jitter, mains), so it appears
@@ -72,5 +73,10 @@ def sample_positions_to_pixels(field: ScanField, xy_px: np.ndarray, blur_sigma_p
 def pixels_to_sample_positions(field: ScanField, xy_px: np.ndarray) -> np.ndarray:
     """Forward map (for checks): sample position seen at acquired (x, y) px."""
     at = np.stack([xy_px[:, 1], xy_px[:, 0]])
-    return np.stack([map_coordinates(field.x_px, at, order=1, mode="nearest"),
-                     map_coordinates(field.y_px, at, order=1, mode="nearest")], axis=1)
+    return np.stack(
+        [
+            map_coordinates(field.x_px, at, order=1, mode="nearest"),
+            map_coordinates(field.y_px, at, order=1, mode="nearest"),
+        ],
+        axis=1,
+    )

@@ -15,8 +15,17 @@ from stemgan.models.image_pool import ImagePool
 from stemgan.models.losses import discriminator_loss, distance, generator_loss
 from stemgan.models.networks import patchgan_discriminator, unet_generator
 
-LOSS_NAMES = ("g_adversarial", "f_adversarial", "cycle", "identity", "generator_total",
-              "d_exp", "d_sim", "d_exp_fft", "d_sim_fft")
+LOSS_NAMES = (
+    "g_adversarial",
+    "f_adversarial",
+    "cycle",
+    "identity",
+    "generator_total",
+    "d_exp",
+    "d_sim",
+    "d_exp_fft",
+    "d_sim_fft",
+)
 
 
 class CycleGAN(keras.Model):
@@ -24,18 +33,38 @@ class CycleGAN(keras.Model):
         super().__init__(**kwargs)
         self.cfg = cfg
         g, d = cfg.generator, cfg.discriminator
-        self.gen_sim2exp = unet_generator(tile_size, g.depth, g.base_filters, g.max_filters, g.norm, g.dropout,
-                                          "generator_sim2exp", g.upsampling, g.residual)
-        self.gen_exp2sim = unet_generator(tile_size, g.depth, g.base_filters, g.max_filters, g.norm, g.dropout,
-                                          "generator_exp2sim", g.upsampling, g.residual)
+        self.gen_sim2exp = unet_generator(
+            tile_size,
+            g.depth,
+            g.base_filters,
+            g.max_filters,
+            g.norm,
+            g.dropout,
+            "generator_sim2exp",
+            g.upsampling,
+            g.residual,
+        )
+        self.gen_exp2sim = unet_generator(
+            tile_size,
+            g.depth,
+            g.base_filters,
+            g.max_filters,
+            g.norm,
+            g.dropout,
+            "generator_exp2sim",
+            g.upsampling,
+            g.residual,
+        )
         self.disc_exp = patchgan_discriminator(tile_size, d.base_filters, d.n_layers, d.norm, "disc_exp")
         self.disc_sim = patchgan_discriminator(tile_size, d.base_filters, d.n_layers, d.norm, "disc_sim")
         self.disc_exp_fft = self.disc_sim_fft = None
         if cfg.fft_discriminators:
-            self.disc_exp_fft = patchgan_discriminator(tile_size, d.base_filters, d.n_layers, d.norm, "disc_exp_fft",
-                                                       fourier=True, fft_window=cfg.fft_window)
-            self.disc_sim_fft = patchgan_discriminator(tile_size, d.base_filters, d.n_layers, d.norm, "disc_sim_fft",
-                                                       fourier=True, fft_window=cfg.fft_window)
+            self.disc_exp_fft = patchgan_discriminator(
+                tile_size, d.base_filters, d.n_layers, d.norm, "disc_exp_fft", fourier=True, fft_window=cfg.fft_window
+            )
+            self.disc_sim_fft = patchgan_discriminator(
+                tile_size, d.base_filters, d.n_layers, d.norm, "disc_sim_fft", fourier=True, fft_window=cfg.fft_window
+            )
         self.pool_exp = ImagePool(cfg.pool_size, tile_size, cfg.seed + 1, name="pool_exp")
         self.pool_sim = ImagePool(cfg.pool_size, tile_size, cfg.seed + 2, name="pool_sim")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}
@@ -80,18 +109,22 @@ class CycleGAN(keras.Model):
         with tf.GradientTape(persistent=True) as tape:
             fake_exp = self.gen_sim2exp(sim, training=True)
             fake_sim = self.gen_exp2sim(exp, training=True)
-            cycle = (distance("l1", sim, self.gen_exp2sim(fake_exp, training=True))
-                     + distance("l1", exp, self.gen_sim2exp(fake_sim, training=True)))
-            identity = (distance(cfg.identity_distance, exp, self.gen_sim2exp(exp, training=True))
-                        + distance(cfg.identity_distance, sim, self.gen_exp2sim(sim, training=True)))
+            cycle = distance("l1", sim, self.gen_exp2sim(fake_exp, training=True)) + distance(
+                "l1", exp, self.gen_sim2exp(fake_sim, training=True)
+            )
+            identity = distance(cfg.identity_distance, exp, self.gen_sim2exp(exp, training=True)) + distance(
+                cfg.identity_distance, sim, self.gen_exp2sim(sim, training=True)
+            )
             g_adv = self._fooling(fake_exp, self.disc_exp, self.disc_exp_fft)
             f_adv = self._fooling(fake_sim, self.disc_sim, self.disc_sim_fft)
             generator_total = g_adv + f_adv + cfg.lambda_cycle * cycle + cfg.lambda_identity * identity
 
             pooled_exp = self.pool_exp(tf.stop_gradient(fake_exp))
             pooled_sim = self.pool_sim(tf.stop_gradient(fake_sim))
-            d_losses = {"d_exp": self._judging(exp, pooled_exp, self.disc_exp),
-                        "d_sim": self._judging(sim, pooled_sim, self.disc_sim)}
+            d_losses = {
+                "d_exp": self._judging(exp, pooled_exp, self.disc_exp),
+                "d_sim": self._judging(sim, pooled_sim, self.disc_sim),
+            }
             if cfg.fft_discriminators:
                 d_losses["d_exp_fft"] = self._judging(exp, pooled_exp, self.disc_exp_fft)
                 d_losses["d_sim_fft"] = self._judging(sim, pooled_sim, self.disc_sim_fft)
@@ -106,8 +139,14 @@ class CycleGAN(keras.Model):
         self.discriminator_optimizer.apply_gradients(zip(tape.gradient(d_scaled, d_vars), d_vars))
         del tape
 
-        values = {"g_adversarial": g_adv, "f_adversarial": f_adv, "cycle": cycle, "identity": identity,
-                  "generator_total": generator_total, **d_losses}
+        values = {
+            "g_adversarial": g_adv,
+            "f_adversarial": f_adv,
+            "cycle": cycle,
+            "identity": identity,
+            "generator_total": generator_total,
+            **d_losses,
+        }
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: self.trackers[name].result() for name in values}

@@ -24,8 +24,14 @@ def residual_block(x, filters: int, dropout: float):
     return layers.Add()([shortcut, y])
 
 
-def res_unet(tile_size: int | None, filters: tuple[int, ...], bottleneck: int, dropout: float, n_classes: int,
-             name: str = "res_unet") -> keras.Model:
+def res_unet(
+    tile_size: int | None,
+    filters: tuple[int, ...],
+    bottleneck: int,
+    dropout: float,
+    n_classes: int,
+    name: str = "res_unet",
+) -> keras.Model:
     """Fully convolutional: any input size divisible by 2**len(filters) works at inference."""
     inputs = keras.Input((tile_size, tile_size, 1), name="image")
     x, skips = inputs, []

@@ -10,8 +10,10 @@ def discriminator_loss(kind: str, real_logits: tf.Tensor, fake_logits: tf.Tensor
         return 0.5 * (tf.reduce_mean(tf.square(real_logits - 1.0)) + tf.reduce_mean(tf.square(fake_logits)))
     if kind == "bce":
         bce = tf.nn.sigmoid_cross_entropy_with_logits
-        return 0.5 * (tf.reduce_mean(bce(tf.ones_like(real_logits), real_logits))
-                      + tf.reduce_mean(bce(tf.zeros_like(fake_logits), fake_logits)))
+        return 0.5 * (
+            tf.reduce_mean(bce(tf.ones_like(real_logits), real_logits))
+            + tf.reduce_mean(bce(tf.zeros_like(fake_logits), fake_logits))
+        )
     if kind == "hinge":
         return 0.5 * (tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits)))
     raise ValueError(f"unknown adversarial loss '{kind}'")

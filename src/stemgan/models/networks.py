@@ -9,8 +9,17 @@ from stemgan.models.blocks import INIT, downsample, upsample, upscale_conv
 from stemgan.models.fourier import FourierAmplitude
 
 
-def unet_generator(tile_size: int, depth: int, base_filters: int, max_filters: int, norm: str,
-                   dropout: float, name: str, upsampling: str = "transpose", residual: bool = False) -> keras.Model:
+def unet_generator(
+    tile_size: int,
+    depth: int,
+    base_filters: int,
+    max_filters: int,
+    norm: str,
+    dropout: float,
+    name: str,
+    upsampling: str = "transpose",
+    residual: bool = False,
+) -> keras.Model:
     """pix2pix U-net: `depth` stride-2 downsamplings (8 for 256^2 = paper size), skips, tanh output.
 
     residual=True returns input + tanh(U-net), as SimGAN's refiner: the network starts near the
@@ -42,8 +51,15 @@ def unet_generator(tile_size: int, depth: int, base_filters: int, max_filters: i
     return keras.Model(inputs, outputs, name=name)
 
 
-def patchgan_discriminator(tile_size: int, base_filters: int, n_layers: int, norm: str, name: str,
-                           fourier: bool = False, fft_window: bool = True) -> keras.Model:
+def patchgan_discriminator(
+    tile_size: int,
+    base_filters: int,
+    n_layers: int,
+    norm: str,
+    name: str,
+    fourier: bool = False,
+    fft_window: bool = True,
+) -> keras.Model:
     """PatchGAN: n_layers stride-2 convs then two stride-1 convs (n_layers = 3: 70x70 receptive field).
 
     With fourier=True the discriminator sees the standardised log FFT amplitude of its input.

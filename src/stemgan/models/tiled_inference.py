@@ -33,16 +33,18 @@ def _inverse_symmetry(tiles: np.ndarray, index: int) -> np.ndarray:
 SCAN_PRESERVING_VIEWS = (0, 2, 4, 6)
 
 
-def predict_tiled(predict: Predict, image: np.ndarray, tile: int, stride: int, tta: bool = False,
-                  scan_preserving: bool = False) -> np.ndarray:
+def predict_tiled(
+    predict: Predict, image: np.ndarray, tile: int, stride: int, tta: bool = False, scan_preserving: bool = False
+) -> np.ndarray:
     """(H, W, C) prediction for a (H, W) image: tiles every `stride` px, window-weighted average.
 
     tta averages over the 8 symmetries, or over the 4 scan-preserving ones for a network trained
     only on those (so its row-wise scan artefacts are not averaged with column-wise copies)."""
     h, w = image.shape
     if h < tile or w < tile:  # every call sees (tile, tile): a model traced once serves images of any size
-        padded = np.pad(np.asarray(image, dtype=np.float32), ((0, max(tile - h, 0)), (0, max(tile - w, 0))),
-                        mode="reflect")
+        padded = np.pad(
+            np.asarray(image, dtype=np.float32), ((0, max(tile - h, 0)), (0, max(tile - w, 0))), mode="reflect"
+        )
         return predict_tiled(predict, padded, tile, stride, tta, scan_preserving)[:h, :w]
     tiles, origins = cut_tiles(np.asarray(image, dtype=np.float32), tile, stride)
     tiles = tiles[..., None]
@@ -55,6 +57,6 @@ def predict_tiled(predict: Predict, image: np.ndarray, tile: int, stride: int, t
     total = np.zeros((h, w, outputs.shape[-1]), dtype=np.float64)
     weight = np.zeros((h, w, 1), dtype=np.float64)
     for (r, c), out in zip(origins, outputs):  # loops over tiles (tens), not pixels
-        total[r:r + tile, c:c + tile] += out * window
-        weight[r:r + tile, c:c + tile] += window
+        total[r : r + tile, c : c + tile] += out * window
+        weight[r : r + tile, c : c + tile] += window
     return (total / weight).astype(np.float32)

@@ -24,8 +24,9 @@ def check_rules(rules: tuple[DefectRule, ...], species: tuple[str, ...], where: 
         raise StemganError(f"{where}: defect rates on {over} add up to more than 1; lower them")
 
 
-def apply_defects(counts: np.ndarray, species: tuple[str, ...], rules: tuple[DefectRule, ...],
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def apply_defects(
+    counts: np.ndarray, species: tuple[str, ...], rules: tuple[DefectRule, ...], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw at most one defect per column; returns new counts and the defect name of each column.
 
     One uniform number per column picks the defect: columns of site s use the cumulative rates of

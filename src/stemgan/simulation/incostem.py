@@ -30,8 +30,9 @@ def deposit_bilinear(xy_px: np.ndarray, weights: np.ndarray, shape: tuple[int, i
     return grid.reshape(h, w)
 
 
-def transfer_function(shape: tuple[int, int], pixel_size_A: float, probe: ProbeDraw, window_px: int,
-                      quadrature_points: int) -> np.ndarray:
+def transfer_function(
+    shape: tuple[int, int], pixel_size_A: float, probe: ProbeDraw, window_px: int, quadrature_points: int
+) -> np.ndarray:
     """rfft2-layout transfer function: probe intensity x source x thermal / bilinear-kernel damping."""
     h, w = shape
     window = min(window_px, h, w)
@@ -50,9 +51,16 @@ def transfer_function(shape: tuple[int, int], pixel_size_A: float, probe: ProbeD
     return (probe_tf * blur / bilinear).astype(np.complex64)
 
 
-def render_adf(xy_A: np.ndarray, weights: np.ndarray, shape: tuple[int, int], pixel_size_A: float,
-               probe: ProbeDraw, window_px: int = 256, quadrature_points: int = 7,
-               extra_object: np.ndarray | None = None) -> np.ndarray:
+def render_adf(
+    xy_A: np.ndarray,
+    weights: np.ndarray,
+    shape: tuple[int, int],
+    pixel_size_A: float,
+    probe: ProbeDraw,
+    window_px: int = 256,
+    quadrature_points: int = 7,
+    extra_object: np.ndarray | None = None,
+) -> np.ndarray:
     """ADF image (float32, units of Z^n per column) of point scatterers at xy_A with `weights`.
 
     `extra_object` adds a scattering-power map (per pixel) to the object before the probe blurs it

@@ -93,8 +93,13 @@ def probe_intensity(probe: ProbeDraw, window_px: int, pixel_size_A: float, quadr
 def atom_image_sigma_A(probe: ProbeDraw) -> float:
     """Gaussian width (Å) of one column's image: probe core, source size and thermal smearing."""
     fwhm_to_sigma = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
-    return float(np.sqrt((probe_fwhm_theory_A(probe) * fwhm_to_sigma) ** 2
-                         + (probe.source_fwhm_A * fwhm_to_sigma) ** 2 + probe.thermal_rms_A**2))
+    return float(
+        np.sqrt(
+            (probe_fwhm_theory_A(probe) * fwhm_to_sigma) ** 2
+            + (probe.source_fwhm_A * fwhm_to_sigma) ** 2
+            + probe.thermal_rms_A**2
+        )
+    )
 
 
 def probe_fwhm_theory_A(probe: ProbeDraw) -> float:

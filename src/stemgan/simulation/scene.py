@@ -42,8 +42,13 @@ def crystal_for(material: MaterialConfig, where: str) -> ColumnCrystal:
     return crystal
 
 
-def draw_scene(crystal: ColumnCrystal, material: MaterialConfig, extent_A: tuple[float, float],
-               rng: np.random.Generator, random_orientation: bool) -> Scene:
+def draw_scene(
+    crystal: ColumnCrystal,
+    material: MaterialConfig,
+    extent_A: tuple[float, float],
+    rng: np.random.Generator,
+    random_orientation: bool,
+) -> Scene:
     from stemgan.simulation.structures import tile_columns
 
     rotation = float(rng.uniform(0.0, 360.0)) if random_orientation else 0.0
@@ -58,7 +63,21 @@ def padded_shape(size_px: int, pad_px: int) -> tuple[int, int]:
     return n, n
 
 
-def render_scene(scene: Scene, shape: tuple[int, int], pixel_size_A: float, probe: ProbeDraw,
-                 optics: OpticsConfig, extra_object: np.ndarray | None = None) -> np.ndarray:
-    return render_adf(scene.xy_A, scene.weights(probe.z_exponent), shape, pixel_size_A, probe,
-                      optics.probe_window_px, optics.chromatic_quadrature_points, extra_object)
+def render_scene(
+    scene: Scene,
+    shape: tuple[int, int],
+    pixel_size_A: float,
+    probe: ProbeDraw,
+    optics: OpticsConfig,
+    extra_object: np.ndarray | None = None,
+) -> np.ndarray:
+    return render_adf(
+        scene.xy_A,
+        scene.weights(probe.z_exponent),
+        shape,
+        pixel_size_A,
+        probe,
+        optics.probe_window_px,
+        optics.chromatic_quadrature_points,
+        extra_object,
+    )

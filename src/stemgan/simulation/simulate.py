@@ -20,8 +20,16 @@ from stemgan.simulation.optics import draw_probe
 from stemgan.simulation.scene import EDGE_PAD_PX, crystal_for, draw_scene, padded_shape, render_scene
 
 
-def simulate_image(material: MaterialConfig, optics: OpticsConfig, size_px: int, pixel_size_A: float,
-                   rng: np.random.Generator, random_orientation: bool = True, crystal=None, where: str = "materials"):
+def simulate_image(
+    material: MaterialConfig,
+    optics: OpticsConfig,
+    size_px: int,
+    pixel_size_A: float,
+    rng: np.random.Generator,
+    random_orientation: bool = True,
+    crystal=None,
+    where: str = "materials",
+):
     """One noise-free labelled image: (image float32 (size, size), labels DataFrame, metadata dict)."""
     crystal = crystal if crystal is not None else crystal_for(material, where)
     shape = padded_shape(size_px, EDGE_PAD_PX)
@@ -29,11 +37,12 @@ def simulate_image(material: MaterialConfig, optics: OpticsConfig, size_px: int,
     scene = draw_scene(crystal, material, extent, rng, random_orientation)
     probe = draw_probe(optics, rng)
     image = render_scene(scene, shape, pixel_size_A, probe, optics)
-    image = image[EDGE_PAD_PX:EDGE_PAD_PX + size_px, EDGE_PAD_PX:EDGE_PAD_PX + size_px]
+    image = image[EDGE_PAD_PX : EDGE_PAD_PX + size_px, EDGE_PAD_PX : EDGE_PAD_PX + size_px]
     xy_px = scene.xy_A / pixel_size_A - EDGE_PAD_PX
     keep = inside_field(xy_px, size_px)
-    labels = label_table(xy_px[keep], pixel_size_A, scene.site_counts[keep], scene.counts[keep],
-                         scene.defect[keep], crystal.species)
+    labels = label_table(
+        xy_px[keep], pixel_size_A, scene.site_counts[keep], scene.counts[keep], scene.defect[keep], crystal.species
+    )
     meta = {**asdict(probe), "rotation_deg": scene.rotation_deg}
     return np.ascontiguousarray(image), labels, meta
 
@@ -43,8 +52,9 @@ def check_simulate(cfg: SimulateConfig, where: str) -> None:
         raise StemganError(f"{where}: need n_images >= 1, image_size_px >= 16 and pixel_size_A > 0")
 
 
-def run_simulate(material_name: str, material: MaterialConfig, optics: OpticsConfig, cfg: SimulateConfig,
-                 out_dir: Path) -> pd.DataFrame:
+def run_simulate(
+    material_name: str, material: MaterialConfig, optics: OpticsConfig, cfg: SimulateConfig, out_dir: Path
+) -> pd.DataFrame:
     """Write out_dir/images/*.tif, out_dir/labels/*.csv and out_dir/manifest.csv; return the manifest."""
     check_simulate(cfg, "params.yaml: simulate")
     crystal = crystal_for(material, f"params.yaml: materials.{material_name}")
@@ -52,12 +62,15 @@ def run_simulate(material_name: str, material: MaterialConfig, optics: OpticsCon
     with atomic_directory(out_dir) as tmp:
         for i in tqdm(range(cfg.n_images), desc=f"simulate {material_name}", unit="img"):
             rng = item_rng(cfg.seed, material_name, i)
-            image, labels, meta = simulate_image(material, optics, cfg.image_size_px, cfg.pixel_size_A, rng,
-                                                 cfg.random_orientation, crystal)
+            image, labels, meta = simulate_image(
+                material, optics, cfg.image_size_px, cfg.pixel_size_A, rng, cfg.random_orientation, crystal
+            )
             name = f"{material_name}_sim_{i:05d}"
             write_tiff(tmp / "images" / f"{name}.tif", image, cfg.pixel_size_A, {"material": material_name, **meta})
             write_labels(tmp / "labels" / f"{name}.csv", labels)
-            rows.append({"image": name, "n_columns": len(labels), "n_defects": int((labels.defect != "none").sum()), **meta})
+            rows.append(
+                {"image": name, "n_columns": len(labels), "n_defects": int((labels.defect != "none").sum()), **meta}
+            )
         manifest = pd.DataFrame(rows)
         atomic_write(tmp / "manifest.csv", lambda p: manifest.to_csv(p, index=False))
     return manifest

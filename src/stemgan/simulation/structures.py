@@ -86,7 +86,10 @@ def project_columns(atoms: Atoms, n_cells_thick: int = 1) -> ColumnCrystal:
     frac = np.linalg.solve(lattice.T, xy.T).T % 1.0
     frac[np.isclose(frac, 1.0, atol=1e-6)] = 0.0
     keys = np.round(frac @ lattice / COLUMN_TOLERANCE_A).astype(np.int64)
-    _, column_of_atom, = np.unique(keys, axis=0, return_inverse=True)[:2]
+    (
+        _,
+        column_of_atom,
+    ) = np.unique(keys, axis=0, return_inverse=True)[:2]
     column_of_atom = column_of_atom.ravel()
     species = tuple(sorted(set(atoms.get_chemical_symbols())))
     species_index = np.array([species.index(s) for s in atoms.get_chemical_symbols()])
@@ -98,8 +101,9 @@ def project_columns(atoms: Atoms, n_cells_thick: int = 1) -> ColumnCrystal:
     return ColumnCrystal(lattice, column_xy, counts, species)
 
 
-def tile_columns(crystal: ColumnCrystal, extent_A: tuple[float, float], rotation_rad: float,
-                 offset_A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tile_columns(
+    crystal: ColumnCrystal, extent_A: tuple[float, float], rotation_rad: float, offset_A: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Columns covering [0, extent_x) x [0, extent_y) Å: positions (n, 2) as (x, y) and counts (n, S)."""
     rot = np.array([[np.cos(rotation_rad), -np.sin(rotation_rad)], [np.sin(rotation_rad), np.cos(rotation_rad)]])
     lattice = crystal.lattice_A @ rot.T

@@ -47,8 +47,9 @@ def flatten(params: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def start_or_resume(experiment: str, run_name: str, state_dir: Path | None, parent_run_id: str | None = None,
-                    tags: dict | None = None):
+def start_or_resume(
+    experiment: str, run_name: str, state_dir: Path | None, parent_run_id: str | None = None, tags: dict | None = None
+):
     """Start a run, or resume the one recorded in state_dir (a killed training continues its run).
 
     Returns (active run, resumed: bool).

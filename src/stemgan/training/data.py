@@ -18,7 +18,9 @@ def load_tile_sets(folders: list[Path]) -> np.ndarray:
     return np.concatenate([np.asarray(load_tiles(f), dtype=np.float32) for f in folders])[..., None]
 
 
-def augment(tile: tf.Tensor, seed: tf.Tensor, noise: InputNoise | None = None, symmetries: str = "dihedral") -> tf.Tensor:
+def augment(
+    tile: tf.Tensor, seed: tf.Tensor, noise: InputNoise | None = None, symmetries: str = "dihedral"
+) -> tf.Tensor:
     """A random symmetry of the square and optional input noise (white, smooth field), stateless.
 
     `dihedral`: rot90^k and a flip (all 8, the paper's). `scan_preserving`: only the 4 that keep rows
@@ -40,19 +42,27 @@ def augment(tile: tf.Tensor, seed: tf.Tensor, noise: InputNoise | None = None, s
     return tile
 
 
-def tile_stream(tiles: np.ndarray, batch_size: int, seed: int, noise: InputNoise | None = None,
-                symmetries: str = "dihedral") -> tf.data.Dataset:
+def tile_stream(
+    tiles: np.ndarray, batch_size: int, seed: int, noise: InputNoise | None = None, symmetries: str = "dihedral"
+) -> tf.data.Dataset:
     """Endless shuffled, augmented batches of tiles; every random draw derives from `seed`."""
     ds = tf.data.Dataset.from_tensor_slices(tiles).shuffle(len(tiles), seed=seed, reshuffle_each_iteration=True)
     ds = ds.repeat()
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    ds = tf.data.Dataset.zip(ds, seeds).map(lambda t, s: augment(t, s, noise, symmetries),
-                                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = tf.data.Dataset.zip(ds, seeds).map(
+        lambda t, s: augment(t, s, noise, symmetries), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     return ds.batch(batch_size, drop_remainder=True)
 
 
-def unpaired_stream(sim_tiles: np.ndarray, exp_tiles: np.ndarray, batch_size: int, seed: int,
-                    sim_noise: InputNoise, symmetries: str = "dihedral") -> tf.data.Dataset:
+def unpaired_stream(
+    sim_tiles: np.ndarray,
+    exp_tiles: np.ndarray,
+    batch_size: int,
+    seed: int,
+    sim_noise: InputNoise,
+    symmetries: str = "dihedral",
+) -> tf.data.Dataset:
     """(sim batch + noise, experimental batch) pairs, unaligned, for the cycleGAN."""
     sim = tile_stream(sim_tiles, batch_size, seed, sim_noise, symmetries)
     exp = tile_stream(exp_tiles, batch_size, seed + 1, None, symmetries)

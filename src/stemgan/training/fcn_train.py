@@ -3,40 +3,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from stemgan.config import FCNConfig, IngestConfig, NormalizeConfig
-from stemgan.data.ingest import list_images, load_working_image, rescale_labels
-from stemgan.data.labels_io import check_labels_inside, read_labels
-from stemgan.data.normalize import normalize_image
-from stemgan.errors import fail
-
-
-@dataclass
-class LabelledImage:
-    name: str
-    image: np.ndarray  # normalised to [-1, 1]
-    labels: pd.DataFrame
-
-
-def load_labelled(folder: Path, normalize: NormalizeConfig, ingest: IngestConfig, min_size_px: int = 1) -> list[LabelledImage]:
-    """folder/images/* with folder/labels/<stem>.csv: resampled to the working pixel size, normalised."""
-    folder = Path(folder)
-    items = []
-    for path in list_images(folder / "images"):
-        working = load_working_image(path, ingest, min_size_px)
-        label_file = folder / "labels" / f"{path.stem}.csv"
-        if not label_file.is_file():
-            raise fail(label_file, f"missing labels for {path.name}", "add the CSV or remove the image")
-        original = read_labels(label_file, working.pixel_size_A / working.scale)
-        check_labels_inside(original, working.original_shape, label_file)
-        labels = rescale_labels(original, working.scale, working.pixel_size_A)
-        items.append(LabelledImage(path.stem, normalize_image(working.image, normalize), labels))
-    return items
+from stemgan.config import FCNConfig
+from stemgan.data.labelled import LabelledImage
 
 
 def pixel_weights(target, defect_weight: float):
@@ -90,8 +61,16 @@ def crop_stream(images: np.ndarray, targets: np.ndarray, tile: int, batch: int, 
     return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def train_fcn(cfg: FCNConfig, data: list[LabelledImage], classes: tuple[str, ...], noise_std: float, seed: int,
-              pixel_size_A: float, run_name: str, callbacks=()):
+def train_fcn(
+    cfg: FCNConfig,
+    data: list[LabelledImage],
+    classes: tuple[str, ...],
+    noise_std: float,
+    seed: int,
+    pixel_size_A: float,
+    run_name: str,
+    callbacks=(),
+):
     """A trained res-unet; per-epoch loss logged to the active MLflow run (if any)."""
     import keras
 
@@ -108,6 +87,11 @@ def train_fcn(cfg: FCNConfig, data: list[LabelledImage], classes: tuple[str, ...
     model = res_unet(None, cfg.filters, cfg.bottleneck, cfg.dropout, 1 + len(classes), name=f"fcn_{run_name}")
     model.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=make_loss(cfg))
     epochs = 10
-    model.fit(dataset, epochs=epochs, steps_per_epoch=max(cfg.steps // epochs, 1), verbose=1 if sys.stdout.isatty() else 2,
-              callbacks=[MlflowEpochLogger(prefix="fcn_"), *callbacks])
+    model.fit(
+        dataset,
+        epochs=epochs,
+        steps_per_epoch=max(cfg.steps // epochs, 1),
+        verbose=1 if sys.stdout.isatty() else 2,
+        callbacks=[MlflowEpochLogger(prefix="fcn_"), *callbacks],
+    )
     return model

@@ -18,9 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 from stemgan.config import CycleGANConfig
-
+from stemgan.models.io import is_mlflow_uri
 
 PAPER_WHITE_SIGMA = 0.1  # N(0, 0.1) on [0, 1]-scaled simulations
+INPUT_NOISE_FILE = "input_noise.json"  # beside the generators: the noise translate must add
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,22 @@ class InputNoise:
     field_correlation_px: float = 0.0
 
     @classmethod
-    def from_config(cls, cfg: CycleGANConfig, pixel_size_A: float, field_sigma: float | None = None,
-                    white_sigma: float | None = None) -> "InputNoise":
+    def from_config(
+        cls,
+        cfg: CycleGANConfig,
+        pixel_size_A: float,
+        field_sigma: float | None = None,
+        white_sigma: float | None = None,
+    ) -> "InputNoise":
         """field_sigma, white_sigma: the estimated amplitudes where params leave sim_noise_field.sigma or
         sim_noise_sigma null (without an estimate: no field, and the paper's white 0.1)."""
         field = cfg.sim_noise_field
         sigma = field.sigma if field.sigma is not None else field_sigma or 0.0
-        white = cfg.sim_noise_sigma if cfg.sim_noise_sigma is not None else \
-            (white_sigma if white_sigma is not None else PAPER_WHITE_SIGMA)
+        white = (
+            cfg.sim_noise_sigma
+            if cfg.sim_noise_sigma is not None
+            else (white_sigma if white_sigma is not None else PAPER_WHITE_SIGMA)
+        )
         return cls(2.0 * white, 2.0 * sigma, field.correlation_A / pixel_size_A)
 
     @classmethod
@@ -90,8 +99,9 @@ class InputNoise:
         white = rng.standard_normal(image.shape).astype(np.float32)
         field_white = None
         if self.has_field:
-            lead, (height, width) = (image.shape[:-3], image.shape[-3:-1]) if _has_channel(image) \
-                else (image.shape[:-2], image.shape[-2:])
+            lead, (height, width) = (
+                (image.shape[:-3], image.shape[-3:-1]) if _has_channel(image) else (image.shape[:-2], image.shape[-2:])
+            )
             field_white = rng.standard_normal((*lead, *self.field_grid(height, width), 1)).astype(np.float32)
         return self.apply(image, white, field_white).numpy()
 
@@ -117,9 +127,9 @@ def _has_channel(x) -> bool:
     return len(x.shape) >= 3 and x.shape[-1] == 1
 
 
-
-def estimate_field_sigma(sim_tiles: np.ndarray, exp_tiles: np.ndarray, correlation_px: float,
-                         canvas_tiles: int, seed: int = 0) -> float:
+def estimate_field_sigma(
+    sim_tiles: np.ndarray, exp_tiles: np.ndarray, correlation_px: float, canvas_tiles: int, seed: int = 0
+) -> float:
     """The field amplitude (sim_noise_sigma units) that makes tile means of G's input vary as much as
     those of the experimental tiles: sqrt(excess variance of experimental tile means / that of a
     unit field), 0 when the experimental tiles vary no more than the simulations (a clean sample)."""
@@ -134,8 +144,9 @@ def estimate_field_sigma(sim_tiles: np.ndarray, exp_tiles: np.ndarray, correlati
     return float(np.sqrt(excess / unit_variance) / 2.0)  # tiles span [-1, 1], sigma the [0, 1] range
 
 
-def estimate_white_sigma(sim_tiles: np.ndarray, exp_tiles: np.ndarray, pixel_size_A: float,
-                         max_tiles: int = 512, seed: int = 0) -> float:
+def estimate_white_sigma(
+    sim_tiles: np.ndarray, exp_tiles: np.ndarray, pixel_size_A: float, max_tiles: int = 512, seed: int = 0
+) -> float:
     """The white-noise amplitude (sim_noise_sigma units) whose power equals the experimental tiles'
     excess over the simulations in the top third of the spectrum (2/3 Nyquist to Nyquist; at the
     default 0.2074 Å/px that is 1.6-2.4 Å^-1, beyond the 80 kV probe's 1.2 Å^-1 transfer limit, so
@@ -143,6 +154,7 @@ def estimate_white_sigma(sim_tiles: np.ndarray, exp_tiles: np.ndarray, pixel_siz
     from stemgan.evaluation.spectra import radial_power_spectrum
 
     rng = np.random.default_rng(seed)
+
     def band_power(tiles: np.ndarray) -> float:
         sample = tiles[rng.choice(len(tiles), min(len(tiles), max_tiles), replace=False)]
         k, power = radial_power_spectrum(sample, pixel_size_A)
@@ -155,3 +167,41 @@ def estimate_white_sigma(sim_tiles: np.ndarray, exp_tiles: np.ndarray, pixel_siz
     # white noise of unit variance has a flat spectrum at the mean squared Hann window
     unit = float(np.mean(np.outer(np.hanning(tile), np.hanning(tile)) ** 2))
     return float(np.sqrt(excess / unit) / 2.0)  # tiles span [-1, 1], sigma the [0, 1] range
+
+
+def generator_input_noise(ref: str, cyclegan: CycleGANConfig, pixel_size_A: float) -> InputNoise:
+    """The input noise G was trained with (its amplitudes may have been estimated from the data):
+    input_noise.json beside a generator folder or file, the training run's logged input_noise.*
+    params for an MLflow URI, else params.yaml's cyclegan section (where that leaves an amplitude to
+    be estimated: no field, and the paper's white 0.1)."""
+    if is_mlflow_uri(ref):
+        logged = _logged_input_noise(ref)
+        if logged is not None:
+            return logged
+    else:
+        path = Path(ref)
+        for candidate in (path / INPUT_NOISE_FILE, path.parent / INPUT_NOISE_FILE):
+            if candidate.is_file():
+                return InputNoise.load(candidate)
+    return InputNoise.from_config(cyclegan, pixel_size_A)
+
+
+def _logged_input_noise(ref: str) -> InputNoise | None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    target = ref.split(":/", 1)[1]
+    try:
+        if ref.startswith("runs:/"):
+            run_id = target.split("/")[0]
+        elif "@" in target:
+            run_id = client.get_model_version_by_alias(*target.split("@", 1)).run_id
+        else:
+            run_id = client.get_model_version(*target.split("/", 1)).run_id
+        params = client.get_run(run_id).data.params
+    except Exception:  # an unknown model or run: load_generator says so in one line
+        return None
+    fields = [f.name for f in dataclasses.fields(InputNoise)]
+    if not all(f"input_noise.{f}" in params for f in fields):
+        return None
+    return InputNoise(**{f: float(params[f"input_noise.{f}"]) for f in fields})

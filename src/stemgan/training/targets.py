@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 
-def defect_targets(labels: pd.DataFrame, shape: tuple[int, int], classes: tuple[str, ...], radius_px: float,
-                   kind: str = "disc") -> np.ndarray:
+def defect_targets(
+    labels: pd.DataFrame, shape: tuple[int, int], classes: tuple[str, ...], radius_px: float, kind: str = "disc"
+) -> np.ndarray:
     """(H, W, 1 + len(classes)) one-hot (disc) or soft (gaussian) target; channel 0 = background.
 
     Each defect paints the pixels within radius_px of it; vectorised over a local window per defect.

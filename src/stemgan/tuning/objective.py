@@ -8,25 +8,18 @@ from pathlib import Path
 
 import keras
 
-from stemgan.config import (CycleGANConfig, FCNConfig, IngestConfig, NormalizeConfig, SearchRange, Table1Config,
-                            TranslateConfig, TuneConfig)
+from stemgan.config import Params, SearchRange, TuneConfig
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrialContext:
     """Everything a trial needs besides its suggested values."""
 
-    tune: TuneConfig
-    cyclegan: CycleGANConfig
-    fcn: FCNConfig
-    translate: TranslateConfig
-    normalize: NormalizeConfig
-    ingest: IngestConfig
-    table1: Table1Config
-    classes: tuple[str, ...]
+    params: Params
     sim_dir: Path
     sim_tiles: Path
     exp_tiles: Path
+    data_root: Path  # the experimental data folder: table1.sets names folders inside it
     work_dir: Path
     study_run_id: str | None = None
 
@@ -61,34 +54,61 @@ class PruningCallback(keras.callbacks.Callback):
 def run_trial(trial, ctx: TrialContext) -> float:
     import mlflow
 
+    from stemgan.data.labelled import load_labelled
     from stemgan.evaluation.evaluate import validate_then_score
-    from stemgan.models.translate import run_translate
     from stemgan.tracking.mlflow_runs import log_metrics
     from stemgan.training.cyclegan_train import train_cyclegan
-    from stemgan.training.fcn_train import load_labelled, train_fcn
+    from stemgan.training.fcn_train import train_fcn
+    from stemgan.training.translation import run_translate
 
-    values = suggest(trial, ctx.tune)
-    cfg = dataclasses.replace(ctx.cyclegan, **values, epochs=ctx.tune.cyclegan_epochs,
-                              steps_per_epoch=ctx.tune.cyclegan_steps_per_epoch, seed=ctx.tune.seed + trial.number)
+    params, tune = ctx.params, ctx.params.tune
+    values = suggest(trial, tune)
+    cfg = dataclasses.replace(
+        params.cyclegan,
+        **values,
+        epochs=tune.cyclegan_epochs,
+        steps_per_epoch=tune.cyclegan_steps_per_epoch,
+        seed=tune.seed + trial.number,
+    )
     trial_dir = ctx.work_dir / f"trial_{trial.number:04d}"
-    pixel = ctx.ingest.working_pixel_size_A
-    gan = train_cyclegan(cfg, [ctx.sim_tiles], [ctx.exp_tiles], trial_dir / "cyclegan", trial_dir / "checkpoint",
-                         f"{ctx.tune.study_name}-trial{trial.number}", pixel, parent_run_id=ctx.study_run_id,
-                         extra_callbacks=[PruningCallback(trial)])
+    pixel, normalize, ingest = params.ingest.working_pixel_size_A, params.tile.normalize, params.ingest
+    gan = train_cyclegan(
+        cfg,
+        [ctx.sim_tiles],
+        [ctx.exp_tiles],
+        trial_dir / "cyclegan",
+        trial_dir / "checkpoint",
+        f"{tune.study_name}-trial{trial.number}",
+        pixel,
+        parent_run_id=ctx.study_run_id,
+        extra_callbacks=[PruningCallback(trial)],
+    )
     trial.set_user_attr("mlflow_run_id", gan.run_id)
     trial.set_user_attr("model_uri", gan.model_uri)
     generated = trial_dir / "generated"
-    preservation = run_translate(str(gan.out_dir), ctx.sim_dir, generated, ctx.translate, ctx.normalize,
-                                 gan.input_noise, pixel)
-    fcn = dataclasses.replace(ctx.fcn, steps=ctx.tune.fcn_steps)
-    train = load_labelled(generated, ctx.normalize, ctx.ingest, fcn.tile_size_px)
-    val = [item for folder in ctx.table1.sets[ctx.tune.set]
-           for item in load_labelled(Path("data") / folder / "val", ctx.normalize, ctx.ingest, fcn.tile_size_px)]
+    preservation = run_translate(
+        str(gan.out_dir),
+        ctx.sim_dir,
+        generated,
+        params.translate,
+        normalize,
+        gan.input_noise,
+        pixel,
+        scan_preserving=cfg.augment == "scan_preserving",
+    )
+    fcn = dataclasses.replace(params.fcn, steps=tune.fcn_steps)
+    classes = params.material(params.table1.material).label_defects
+    train = load_labelled(generated, normalize, ingest, fcn.tile_size_px)
+    val = [
+        item
+        for folder in params.table1.sets[tune.set]
+        for item in load_labelled(ctx.data_root / folder / "val", normalize, ingest, fcn.tile_size_px)
+    ]
     with mlflow.start_run(run_id=gan.run_id):  # the trial's run: cycleGAN, then its FCN and F1
-        model = train_fcn(fcn, train, ctx.classes, 0.0, fcn.seed + trial.number, pixel, f"trial{trial.number}")
-        result = validate_then_score(model, val, val, ctx.classes, fcn.scoring, pixel, 2 ** len(fcn.filters))
+        model = train_fcn(fcn, train, classes, 0.0, fcn.seed + trial.number, pixel, f"trial{trial.number}")
+        result = validate_then_score(model, val, val, classes, fcn.scoring, pixel, 2 ** len(fcn.filters))
         f1, threshold = result.metrics["f1"], result.metrics["threshold"]
         log_metrics({"val_f1": f1, "val_threshold": threshold, **preservation}, step=cfg.epochs)
-        mlflow.log_params({"trial_number": trial.number, "study": ctx.tune.study_name})
+        mlflow.log_params({"trial_number": trial.number, "study": tune.study_name})
     trial.set_user_attr("val_f1", f1)
     return f1

@@ -20,10 +20,14 @@ class Promotion:
 
     def message(self) -> str:
         if self.promoted:
-            return (f"promote: {self.name} v{self.version} (val F1 {self.val_f1:.3f}) is now @{CHAMPION}"
-                    f" (was {self.champion_f1:.3f})")
-        return (f"promote: {self.name} v{self.version} registered (val F1 {self.val_f1:.3f}); @{CHAMPION} stays "
-                f"v{self.champion_version} (val F1 {self.champion_f1:.3f} is not beaten)")
+            return (
+                f"promote: {self.name} v{self.version} (val F1 {self.val_f1:.3f}) is now @{CHAMPION}"
+                f" (was {self.champion_f1:.3f})"
+            )
+        return (
+            f"promote: {self.name} v{self.version} registered (val F1 {self.val_f1:.3f}); @{CHAMPION} stays "
+            f"v{self.champion_version} (val F1 {self.champion_f1:.3f} is not beaten)"
+        )
 
 
 def promote(model_uri: str, name: str, val_f1: float, tags: dict[str, str]) -> Promotion:
@@ -41,8 +45,10 @@ def promote(model_uri: str, name: str, val_f1: float, tags: dict[str, str]) -> P
     try:
         version = mlflow.register_model(model_uri, name, tags={**tags, "val_f1": str(val_f1)})
     except MlflowException as exc:
-        raise StemganError(f"{model_uri}: cannot register the model ({str(exc).splitlines()[0]}); "
-                           "check that the run logged a generator") from exc
+        raise StemganError(
+            f"{model_uri}: cannot register the model ({str(exc).splitlines()[0]}); "
+            "check that the run logged a generator"
+        ) from exc
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
         champion_f1, champion_version = float(champion.tags.get("val_f1", "-inf")), champion.version
@@ -62,10 +68,16 @@ def best_of_study(storage_url: str, study_name: str) -> tuple[str, float, dict]:
         study = optuna.load_study(study_name=study_name, storage=storage_url)
         best = study.best_trial
     except (KeyError, ValueError) as exc:
-        raise StemganError(f"{storage_url}: study '{study_name}' has no completed trial ({exc}); run `stemgan tune`") from exc
+        raise StemganError(
+            f"{storage_url}: study '{study_name}' has no completed trial ({exc}); run `stemgan tune`"
+        ) from exc
     uri = best.user_attrs.get("model_uri")
     if not uri:
         raise StemganError(f"study '{study_name}' trial {best.number} logged no generator; re-run the study")
-    tags = {"study": study_name, "trial": str(best.number), "mlflow_run_id": best.user_attrs.get("mlflow_run_id", ""),
-            **{f"param.{k}": str(v) for k, v in best.params.items()}}
+    tags = {
+        "study": study_name,
+        "trial": str(best.number),
+        "mlflow_run_id": best.user_attrs.get("mlflow_run_id", ""),
+        **{f"param.{k}": str(v) for k, v in best.params.items()},
+    }
     return uri, float(best.value), tags

@@ -3,6 +3,7 @@ summary artifacts. Several workers run the same command against one storage; re-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -19,22 +20,34 @@ def open_study(storage_url: str, study_name: str, seed: int, tune):
         Path(storage_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(4):
         try:
-            storage = RDBStorage(storage_url, heartbeat_interval=tune.heartbeat_interval_s,
-                                 grace_period=tune.grace_period_s,
-                                 heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=tune.max_retry))
+            storage = RDBStorage(
+                storage_url,
+                heartbeat_interval=tune.heartbeat_interval_s,
+                grace_period=tune.grace_period_s,
+                heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=tune.max_retry),
+            )
             break
         except Exception as exc:  # SQLAlchemy raises many types for bad URLs / unreachable servers
             # workers starting together race to create the schema; the loser retries and finds it made
             if "unique constraint" in str(exc) and attempt < 3:
                 time.sleep(1.0 + attempt)
                 continue
-            raise StemganError(f"{storage_url}: cannot open the Optuna storage ({str(exc).splitlines()[0]}); "
-                               "check the URL and that the database server is running") from exc
+            raise StemganError(
+                f"{storage_url}: cannot open the Optuna storage ({str(exc).splitlines()[0]}); "
+                "check the URL and that the database server is running"
+            ) from exc
     sampler = optuna.samplers.TPESampler(seed=seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=tune.pruner_startup_trials,
-                                         n_warmup_steps=tune.pruner_warmup_epochs)
-    return optuna.create_study(study_name=study_name, storage=storage, sampler=sampler, pruner=pruner,
-                               direction="maximize", load_if_exists=True)
+    pruner = optuna.pruners.MedianPruner(
+        n_startup_trials=tune.pruner_startup_trials, n_warmup_steps=tune.pruner_warmup_epochs
+    )
+    return optuna.create_study(
+        study_name=study_name,
+        storage=storage,
+        sampler=sampler,
+        pruner=pruner,
+        direction="maximize",
+        load_if_exists=True,
+    )
 
 
 def study_parent_run(study_name: str, experiment: str) -> str:
@@ -44,27 +57,32 @@ def study_parent_run(study_name: str, experiment: str) -> str:
     from stemgan.tracking.mlflow_runs import experiment_id
 
     exp = experiment_id(experiment)
-    found = mlflow.search_runs([exp], f"tags.optuna_study = '{study_name}' and tags.stage = 'tune'",
-                               output_format="list", max_results=1)
+    found = mlflow.search_runs(
+        [exp], f"tags.optuna_study = '{study_name}' and tags.stage = 'tune'", output_format="list", max_results=1
+    )
     if found:
         return found[0].info.run_id
-    run = mlflow.MlflowClient().create_run(exp, run_name=f"study {study_name}",
-                                           tags={"optuna_study": study_name, "stage": "tune"})
+    run = mlflow.MlflowClient().create_run(
+        exp, run_name=f"study {study_name}", tags={"optuna_study": study_name, "stage": "tune"}
+    )
     return run.info.run_id
 
 
 def optimize(ctx: TrialContext, storage_url: str, study_name: str, worker: int = 0):
-    import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
-    tune = ctx.tune
+    tune = ctx.params.tune
     study = open_study(storage_url, study_name, tune.seed + worker, tune)
-    ctx.study_run_id = study_parent_run(study_name, tune.experiment)
+    ctx = dataclasses.replace(ctx, study_run_id=study_parent_run(study_name, tune.experiment))
     done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    study.optimize(lambda trial: run_trial(trial, ctx), n_trials=tune.n_trials, timeout=tune.timeout_s,
-                   callbacks=[MaxTrialsCallback(tune.n_trials, states=done)],
-                   catch=(StemganError, ValueError, FloatingPointError, ArithmeticError))
+    study.optimize(
+        lambda trial: run_trial(trial, ctx),
+        n_trials=tune.n_trials,
+        timeout=tune.timeout_s,
+        callbacks=[MaxTrialsCallback(tune.n_trials, states=done)],
+        catch=(StemganError, ValueError, FloatingPointError, ArithmeticError),
+    )
     return study
 
 
@@ -84,8 +102,12 @@ def summarise(study, out_dir: Path, experiment: str) -> dict:
     summary = {"study": study.study_name, "trials": counts}
     if complete:
         best = study.best_trial
-        summary.update(best_value=best.value, best_params=best.params, best_trial=best.number,
-                       best_mlflow_run_id=best.user_attrs.get("mlflow_run_id"))
+        summary.update(
+            best_value=best.value,
+            best_params=best.params,
+            best_trial=best.number,
+            best_mlflow_run_id=best.user_attrs.get("mlflow_run_id"),
+        )
         if len(complete) >= 2:
             summary["importance"] = optuna.importance.get_param_importances(study)
         figure = optuna.visualization.matplotlib.plot_optimization_history(study).figure

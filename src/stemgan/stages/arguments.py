@@ -1,0 +1,45 @@
+"""Command-line pieces every stage uses: --params, the output folder rule, the values in force."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+
+
+def params_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", type=Path, default=PARAMS, help="settings file")
+
+
+def output_folder(p: argparse.ArgumentParser, *inputs: str, folder: str = "out") -> None:
+    """Declare the command's output folder and the arguments it reads; main() checks them before any work
+    (stemgan replaces only folders it wrote; never an input, nor a folder that holds one)."""
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output folder even if it holds files that stemgan did not write",
+    )
+    p.set_defaults(output_folder=folder, input_args=inputs)
+
+
+def in_force(dotted: str) -> str:
+    """'default: <key> = <value> in params.yaml': the value a command will use when the option is left out."""
+    import yaml
+
+    try:
+        node = yaml.safe_load(PARAMS.read_text())
+        for key in dotted.split("."):
+            node = node[key]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return f"default: {dotted} of params.yaml"
+    return f"default: {dotted} = {node} in params.yaml"
+
+
+def percent(value: float) -> str:
+    return "undefined" if value != value else f"{100 * value:.1f}%"
+
+
+def json_number(value):
+    """NaN (an undefined score) as JSON null."""
+    return None if isinstance(value, float) and value != value else value

@@ -1,0 +1,105 @@
+"""`train_fcn@<source>`: table1.n_seeds defect-finding FCNs on one training source (simulation-trained ones
+serve every experimental set; cycleGAN ones are per set)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from stemgan.config import Params
+from stemgan.stages.arguments import output_folder, params_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train-fcn",
+        help="train table1.n_seeds defect-finding FCNs on one training source",
+        description="res-unet FCNs (params fcn) trained on labelled images with the simulation's "
+        "labels: pristine (no_noise), + N(0, fcn.gaussian_noise_sigma) (gaussian, "
+        "gaussian_minmax), or cycleGAN-generated (seed_<k>/ folders). Each seed is an "
+        "MLflow run with its model.",
+    )
+    p.add_argument("--source", required=True, help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft")
+    p.add_argument(
+        "--train",
+        type=Path,
+        required=True,
+        help="labelled training images (images/, labels/; or seed_<k>/ subfolders for generated sets)",
+    )
+    p.add_argument("--out", type=Path, required=True, help="output folder (fcn_seed_<k>.keras, fcn.json)")
+    params_arg(p)
+    output_folder(p, "train")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> None:
+    from stemgan.config import load_params
+
+    start = time.perf_counter()
+    manifest = train_source(args.source, args.train, load_params(args.params), args.out)
+    print(
+        f"train-fcn: {len(manifest['seeds'])} FCNs on {args.source} ({args.train}) -> {args.out} "
+        f"({time.perf_counter() - start:.0f} s)"
+    )
+
+
+def train_source(source: str, train_dir: Path, params: Params, out_dir: Path) -> dict:
+    """n_seeds FCNs, each in its own MLflow run with its model; out_dir gets fcn_seed_<k>.keras and fcn.json."""
+    from stemgan.data.files import atomic_directory
+    from stemgan.data.labelled import load_labelled
+    from stemgan.training.fcn_sources import MANIFEST, seed_folders, source_settings
+    from stemgan.training.fcn_train import train_fcn
+
+    fcn, ingest, n_seeds = params.fcn, params.ingest, params.table1.n_seeds
+    classes = params.material(params.table1.material).label_defects
+    norm, noise = source_settings(source, fcn, params.tile.normalize)
+    folders = seed_folders(Path(train_dir), n_seeds)
+    trains = [load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in folders]  # input errors first
+
+    import mlflow
+    import mlflow.tensorflow
+
+    from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, experiment_id, flatten
+
+    exp_id, seeds, models = experiment_id(fcn.experiment), [], []
+    for k, (folder, train) in enumerate(zip(folders, trains)):
+        with mlflow.start_run(
+            experiment_id=exp_id,
+            run_name=f"fcn-{source}-seed{k}",
+            tags={"stage": "fcn", "source": source, "train": str(folder)},
+        ) as run:
+            mlflow.log_params(
+                {
+                    **flatten(dataclasses.asdict(fcn)),
+                    "source": source,
+                    "seed": fcn.seed + k,
+                    "normalize": norm.method,
+                    "training_noise_std": noise,
+                    "n_train_images": len(train),
+                }
+            )
+            model = train_fcn(fcn, train, classes, noise, fcn.seed + k, ingest.working_pixel_size_A, f"{source}_{k}")
+            mlflow.tensorflow.log_model(model, name="fcn", pip_requirements=MODEL_PIP_REQUIREMENTS)
+        models.append(model)
+        seeds.append(
+            {
+                "seed": fcn.seed + k,
+                "mlflow_run_id": run.info.run_id,
+                "train": str(folder),
+                "model": f"fcn_seed_{k}.keras",
+            }
+        )
+    manifest = {
+        "source": source,
+        "classes": list(classes),
+        "normalize": norm.method,
+        "training_noise_std": noise,
+        "seeds": seeds,
+    }
+    with atomic_directory(out_dir) as tmp:
+        for k, model in enumerate(models):
+            model.save(tmp / f"fcn_seed_{k}.keras")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest

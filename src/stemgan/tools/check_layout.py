@@ -1,0 +1,93 @@
+"""`python -m stemgan.tools.check_layout`: the house rules, checked.
+
+- every package imports only packages on a lower floor (imports inside functions count too), so there is
+  no import loop and nothing reaches upwards;
+- every dvc.yaml stage has its module in stemgan/stages/ (the stage name, `train_fcn` for `train_fcn`).
+Prints each breach on one line; exit 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import yaml
+
+PACKAGE = Path(__file__).resolve().parents[1]
+# bottom to top: a package may import its own floor's modules and any lower floor's
+FLOORS = (
+    ("errors", "seeding", "config"),
+    ("tracking",),
+    ("data",),
+    ("simulation",),
+    ("microscope",),
+    ("models",),
+    ("evaluation",),
+    ("training",),
+    ("tuning",),
+    ("stages",),
+    ("cli", "tools", "__main__", "__init__"),
+)
+FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
+
+
+def package_of(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).parts
+    return parts[0] if len(parts) > 1 else parts[0].removesuffix(".py")
+
+
+def imported_packages(path: Path) -> set[str]:
+    """stemgan packages a module imports, at the top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = (
+            [node.module]
+            if isinstance(node, ast.ImportFrom) and node.module
+            else [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else []
+        )
+        found |= {name.split(".")[1] for name in names if name.startswith("stemgan.") and name.count(".") >= 1}
+    return found
+
+
+def upward_imports() -> list[str]:
+    breaches = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        here = package_of(path)
+        for target in sorted(imported_packages(path) - {here}):
+            if target not in FLOOR or here not in FLOOR:
+                breaches.append(
+                    f"{path.relative_to(PACKAGE.parent)}: package '{target if target not in FLOOR else here}' "
+                    "has no floor in stemgan/tools/check_layout.py FLOORS; add it"
+                )
+            elif FLOOR[target] > FLOOR[here]:
+                breaches.append(f"{path.relative_to(PACKAGE.parent)}: {here} imports {target}, a higher floor")
+    return breaches
+
+
+def stages_without_module(dvc_yaml: Path) -> list[str]:
+    stages = yaml.safe_load(dvc_yaml.read_text()).get("stages", {})
+    return [
+        f"{dvc_yaml}: stage '{name}' has no module stemgan/stages/{name}.py"
+        for name in stages
+        if not (PACKAGE / "stages" / f"{name}.py").is_file()
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    dvc_yaml = Path(argv[0] if argv else "dvc.yaml")
+    breaches = upward_imports() + (stages_without_module(dvc_yaml) if dvc_yaml.is_file() else [])
+    for line in breaches:
+        print(line)
+    print(
+        f"check_layout: {len(breaches)} breach(es)"
+        if breaches
+        else f"check_layout: ok ({len(FLOORS)} floors, every dvc.yaml stage has its module)"
+    )
+    return 1 if breaches else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
