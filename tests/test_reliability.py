@@ -272,6 +272,16 @@ def test_sidecar_is_the_pixel_size_of_any_format(tmp_path):
 
 
 # --------------------------------------------------------------------------- settings
+def tiny_params_with(keys: tuple[str, ...], value) -> dict:
+    """The tiny params with one (nested) key set to a bad value."""
+    params = tiny_params()
+    node = params
+    for key in keys[:-1]:
+        node = node[key]
+    node[keys[-1]] = value
+    return params
+
+
 BAD_SETTINGS = [
     ("tile", ("ingest", "working_pixel_size_A"), 0, "ingest.working_pixel_size_A: 0.0 is out of range; it must be > 0"),
     ("tile", ("tile", "normalize", "high_percentile"), 150, "high_percentile: 150.0 is out of range"),
@@ -288,11 +298,7 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize("command, keys, value, needle", BAD_SETTINGS, ids=[".".join(c[1]) for c in BAD_SETTINGS])
 def test_out_of_range_settings_are_one_line_and_write_nothing(tmp_path, command, keys, value, needle):
-    params = tiny_params()
-    node = params
-    for key in keys[:-1]:
-        node = node[key]
-    node[keys[-1]] = value
+    params = tiny_params_with(keys, value)
     params_file = write_params(tmp_path / "bad.yaml", params)
     images = tmp_path / "images"
     write_tiff(images / "a.tif", lattice_image(96, PIXEL_A), PIXEL_A)
@@ -317,18 +323,13 @@ def test_every_section_is_range_checked_in_one_place(tmp_path, keys, value, need
     from stemgan.config import validate_params
     from stemgan.errors import StemganError
 
-    params = tiny_params()
-    node = params
-    for key in keys[:-1]:
-        node = node[key]
-    node[keys[-1]] = value
+    params = tiny_params_with(keys, value)
     with pytest.raises(StemganError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         validate_params(params, "params.yaml")
 
 
 def test_doctor_uses_the_stages_validation(tmp_path):
-    params = tiny_params()
-    params["cyclegan"]["lr"] = -0.002
+    params = tiny_params_with(("cyclegan", "lr"), -0.002)
     proc = run_cli("doctor", "--params", write_params(tmp_path / "bad.yaml", params), cwd=tmp_path, check=False)
     line = next(line for line in proc.stdout.splitlines() if "params:" in line)
     assert line.startswith("[FIX]") and "cyclegan.lr: -0.002 is out of range; it must be > 0" in line, proc.stdout
@@ -438,34 +439,14 @@ def test_help_lists_commands_in_pipeline_order_each_with_a_description():
 
 
 def test_model_errors_name_the_right_command(tmp_path, labelled, tiny_params_file):
-    proc = run_cli(
-        "evaluate",
-        "--model",
-        tmp_path / "missing.keras",
-        "--labelled",
-        labelled,
-        "--out",
-        tmp_path / "e",
-        "--params",
-        tiny_params_file,
-        check=False,
-    )
-    assert_one_line_error(proc, "FCN model not found", "train-fcn")
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
-    proc = run_cli(
-        "evaluate",
-        "--model",
-        corrupt,
-        "--labelled",
-        labelled,
-        "--out",
-        tmp_path / "e",
-        "--params",
-        tiny_params_file,
-        check=False,
-    )
-    assert_one_line_error(proc, "is not a readable Keras FCN model")
+    for model, needles in (
+        (tmp_path / "missing.keras", ("FCN model not found", "train-fcn")),
+        (corrupt, ("is not a readable Keras FCN model",)),
+    ):
+        args = ["evaluate", "--model", model, "--labelled", labelled, "--out", tmp_path / "e"]
+        assert_one_line_error(run_cli(*args, "--params", tiny_params_file, check=False), *needles)
     assert not (tmp_path / "e").exists()
 
 

@@ -19,6 +19,7 @@ def _commands() -> tuple:
     from stemgan.cli import doctor, profiles
     from stemgan.stages import (
         acquire,
+        calibrate,
         evaluate,
         realism,
         report,
@@ -35,6 +36,7 @@ def _commands() -> tuple:
     # in pipeline order, so `stemgan --help` reads as dvc.yaml does; tune also registers promote
     return (
         acquire,
+        calibrate,
         simulate,
         tile,
         train_cyclegan,

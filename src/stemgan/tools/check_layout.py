@@ -22,6 +22,7 @@ FLOORS = (
     ("data",),
     ("simulation",),
     ("microscope",),
+    ("calibration",),
     ("models",),
     ("evaluation",),
     ("training",),

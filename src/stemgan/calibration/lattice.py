@@ -1,0 +1,46 @@
+"""The lattice's strongest Fourier peaks: the sampling check against the material's known lattice."""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.feature import peak_local_max
+
+from stemgan.errors import StemganError
+
+PAD = 2  # zero-padding factor of the FFT: finer frequency bins before the sub-bin fit
+
+
+def fourier_amplitude(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """|FFT| of the Hann-windowed image, zero-padded to PAD x the larger side, origin centred; and its size."""
+    h, w = image.shape
+    windowed = (image - image.mean()) * np.outer(np.hanning(h), np.hanning(w))
+    n = PAD * max(h, w)
+    return np.fft.fftshift(np.abs(np.fft.fft2(windowed, s=(n, n)))), n
+
+
+def _parabola_offset(minus: float, centre: float, plus: float) -> float:
+    denominator = minus - 2 * centre + plus
+    return 0.0 if denominator >= 0 else 0.5 * (minus - plus) / denominator
+
+
+def strongest_peak_k(image: np.ndarray, pixel_size_A: float, k_low: float, k_high: float, n_peaks: int = 12) -> float:
+    """Median radius (Å⁻¹) of the brightest Fourier peaks between k_low and k_high, each refined to a fraction
+    of a bin by parabolas on log-amplitude. Raises a one-line error when no lattice peak stands out."""
+    amplitude, n = fourier_amplitude(image)
+    centre = n // 2
+    ky, kx = (np.mgrid[0:n, 0:n] - centre) / (n * pixel_size_A)
+    k = np.hypot(kx, ky)
+    band = np.where((k >= k_low) & (k <= k_high), amplitude, 0.0)
+    peaks = peak_local_max(band, min_distance=2 * PAD, num_peaks=n_peaks, exclude_border=True)
+    level = np.median(amplitude[(k >= k_low) & (k <= k_high)])
+    strong = [p for p in peaks if band[tuple(p)] > 0.3 * band[tuple(peaks[0])] and band[tuple(p)] > 8 * level]
+    if len(strong) < 2:
+        raise StemganError("no lattice peak stands out in the Fourier transform")
+    log = np.log(amplitude + 1e-12)
+    radii = []
+    for r, c in strong:
+        dy = _parabola_offset(log[r - 1, c], log[r, c], log[r + 1, c])
+        dx = _parabola_offset(log[r, c - 1], log[r, c], log[r, c + 1])
+        radii.append(np.hypot(c + dx - centre, r + dy - centre) / (n * pixel_size_A))
+    ring = [radius for radius in radii if abs(radius - radii[0]) < 0.08 * radii[0]]  # the brightest peak's ring only
+    return float(np.median(ring))
