@@ -422,8 +422,9 @@ def test_help_lists_commands_in_pipeline_order_each_with_a_description():
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert list(sub.choices)[:8] == [
+    assert list(sub.choices)[:9] == [
         "acquire",
+        "calibrate",
         "simulate",
         "tile",
         "train-cyclegan",

@@ -20,6 +20,7 @@ def _commands() -> tuple:
     from stemgan.stages import (
         acquire,
         calibrate,
+        detect,
         evaluate,
         realism,
         report,
@@ -45,6 +46,7 @@ def _commands() -> tuple:
         table1_cell,
         table1,
         evaluate,
+        detect,
         realism,
         tune,
         report,

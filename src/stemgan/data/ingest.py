@@ -14,7 +14,8 @@ from stemgan.data.tiff_io import check_image, read_tiff, sidecar_pixel_A, unit_t
 from stemgan.errors import fail
 
 TIFF_SUFFIXES = (".tif", ".tiff")
-RSCIIO_SUFFIXES = (".dm3", ".dm4", ".emd")
+HYPERSPY_SUFFIXES = (".hspy", ".hdf5")  # HyperSpy's own format (older versions wrote .hdf5)
+RSCIIO_SUFFIXES = (".dm3", ".dm4", ".emd", *HYPERSPY_SUFFIXES)
 IMAGE_SUFFIXES = TIFF_SUFFIXES + RSCIIO_SUFFIXES
 
 
@@ -36,7 +37,7 @@ def list_images(folder: Path | str) -> list[Path]:
         raise fail(folder, "folder not found", "create it and put the images there (see data/README.md)")
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
     if not paths:
-        raise fail(folder, "holds no .tif/.tiff/.dm3/.dm4/.emd images", "add images or point to the right folder")
+        raise fail(folder, f"holds no {'/'.join(IMAGE_SUFFIXES)} images", "add images or point to the right folder")
     return paths
 
 
@@ -52,8 +53,12 @@ def read_any(path: Path) -> tuple[np.ndarray, float | None]:
 
 
 def _read_rsciio(path: Path) -> tuple[np.ndarray, float | None]:
+    """An image and its pixel size from the axes; an axis without a length unit gives none (HyperSpy files
+    may store a bare scale: nm or Å cannot be told apart, so the sidecar or default must say)."""
     if path.suffix.lower() == ".emd":
         from rsciio.emd import file_reader
+    elif path.suffix.lower() in HYPERSPY_SUFFIXES:
+        from rsciio.hspy import file_reader
     else:
         from rsciio.digitalmicrograph import file_reader
     try:
@@ -66,7 +71,7 @@ def _read_rsciio(path: Path) -> tuple[np.ndarray, float | None]:
     signal = images[0]
     image = check_image(np.asarray(signal["data"]), path)
     axis = signal["axes"][-1]
-    scale = unit_to_A(axis.get("units", ""))
+    scale = unit_to_A(axis.get("units") or "")
     return image, (float(axis["scale"]) * scale if scale else None)
 
 

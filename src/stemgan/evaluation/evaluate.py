@@ -32,8 +32,8 @@ def inference_tile(scoring: ScoringConfig, multiple: int) -> int:
     return max(scoring.tile_px - scoring.tile_px % multiple, multiple)
 
 
-def defect_probability(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> np.ndarray:
-    """Probability of any defect class per pixel (overlapping tiles, blended, optional 8-fold TTA)."""
+def class_probabilities(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> np.ndarray:
+    """(H, W, 1 + classes) softmax of the FCN over the whole image: overlapping tiles, blended, optional TTA."""
     tile = inference_tile(scoring, multiple)
 
     def predict(tiles):
@@ -41,7 +41,12 @@ def defect_probability(model, image: np.ndarray, multiple: int, scoring: Scoring
         e = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
 
-    return predict_tiled(predict, image, tile, min(scoring.stride_px, tile), scoring.tta)[..., 1:].sum(axis=-1)
+    return predict_tiled(predict, image, tile, min(scoring.stride_px, tile), scoring.tta)
+
+
+def defect_probability(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> np.ndarray:
+    """Probability of any defect class per pixel."""
+    return class_probabilities(model, image, multiple, scoring)[..., 1:].sum(axis=-1)
 
 
 def true_defects(labels: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -32,3 +34,41 @@ def cycle_grid(sim, fake_exp, cycled_sim, exp, title: str = ""):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def detection_overlay(image, detections, classes: tuple[str, ...], pixel_size_A: float, title: str = ""):
+    """The image (its own pixel grid) with each class's detections ringed, and a scale bar."""
+    h, w = image.shape
+    figure, axis = plt.subplots(figsize=(6, 6 * h / w))
+    low, high = np.percentile(image, [0.5, 99.5])
+    axis.imshow(image, cmap="gray", vmin=low, vmax=high)
+    for k, kind in enumerate(classes):
+        found = detections[detections.defect == kind]
+        axis.scatter(
+            found.x_px,
+            found.y_px,
+            s=60,
+            marker=MARKERS[k % len(MARKERS)],
+            facecolors="none",
+            edgecolors=f"C{k + 1}",
+            linewidths=1.2,
+            label=f"{kind} ({len(found)})",
+        )
+    bar_nm = _round_length(w * pixel_size_A / 10.0 / 5)  # about a fifth of the field
+    bar_px = bar_nm * 10.0 / pixel_size_A
+    axis.add_patch(plt.Rectangle((0.04 * w, 0.93 * h), bar_px, 0.012 * h, color="white"))
+    axis.text(0.04 * w + bar_px / 2, 0.91 * h, f"{bar_nm:g} nm", color="white", ha="center", va="bottom")
+    axis.set_axis_off()
+    axis.legend(loc="upper right", fontsize=8, framealpha=0.6)
+    axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def _round_length(length: float) -> float:
+    """1, 2 or 5 times a power of ten, at most `length`."""
+    power = 10 ** math.floor(math.log10(length))
+    return max(m * power for m in (1, 2, 5) if m * power <= length)
