@@ -36,6 +36,7 @@ def microscope_images(material: str, z_exponent: float, source_fwhm_A: float, pi
     return params, images
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "z_exponent, source_fwhm_A, pixel_factor", [(2.0, 1.0, 0.95), (2.3, 1.0, 1.06), (1.7, 1.3, 1.0)]
 )
