@@ -49,45 +49,27 @@ def test_calibration_recovers_exponent_blur_and_sampling(z_exponent, source_fwhm
     assert found.n_columns > 4000 and found.z_exponent_params == 1.7
 
 
+def calibrate_cli(tmp_path, images, check=True):
+    """The images written as a session folder of TIFFs, then `stemgan calibrate` on them as wse2."""
+    for i, image in enumerate(images):
+        write_tiff(tmp_path / "session" / f"{i}.tif", image, PIXEL_A)
+    args = ["--images", tmp_path / "session", "--material", "wse2", "--out", tmp_path / "calibration.json"]
+    return run_cli("calibrate", *args, "--params", ROOT / "params.yaml", check=check)
+
+
 def test_wrong_material_is_a_one_line_error(tmp_path):
     params, images = microscope_images("graphene", 1.7, 1.0, 1.0, n=2)
     with pytest.raises(StemganError, match=r"no wse2 lattice \(spacing 2\.86 Å within 20%\) in any of the 2 images"):
         calibrate(images, PIXEL_A, params.material("wse2"), "wse2", params.optics)
-    for i, image in enumerate(images):
-        write_tiff(tmp_path / "session" / f"{i}.tif", image, PIXEL_A)
-    proc = run_cli(
-        "calibrate",
-        "--images",
-        tmp_path / "session",
-        "--material",
-        "wse2",
-        "--out",
-        tmp_path / "calibration.json",
-        "--params",
-        ROOT / "params.yaml",
-        check=False,
-    )
+    proc = calibrate_cli(tmp_path, images, check=False)
     assert proc.returncode == 2 and "no wse2 lattice" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "calibration.json").exists()
 
 
 def test_calibrate_command_writes_what_it_found(tmp_path):
-    params, images = microscope_images("wse2", 2.0, 1.0, 1.0, n=2)
-    for i, image in enumerate(images):
-        write_tiff(tmp_path / "session" / f"{i}.tif", image, PIXEL_A)
-    proc = run_cli(
-        "calibrate",
-        "--images",
-        tmp_path / "session",
-        "--material",
-        "wse2",
-        "--out",
-        tmp_path / "calibration.json",
-        "--params",
-        ROOT / "params.yaml",
-    )
+    _, images = microscope_images("wse2", 2.0, 1.0, 1.0, n=2)
+    proc = calibrate_cli(tmp_path, images)
     found = json.loads((tmp_path / "calibration.json").read_text())
-    assert (
-        found["z_exponent"] == pytest.approx(2.0, rel=0.05) and f"Z exponent {found['z_exponent']:.2f}" in proc.stdout
-    )
+    assert found["z_exponent"] == pytest.approx(2.0, rel=0.05)
+    assert f"Z exponent {found['z_exponent']:.2f}" in proc.stdout
     assert found["sublattice_ratio"] < found["sublattice_ratio_simulated"]  # dimmer Se2 than params' Z^1.7 gives
