@@ -454,11 +454,7 @@ class Params:
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
     """params.yaml as one typed, validated `Params` (one-line errors naming the file and the key)."""
-    data = read_params(path)
-    missing = [f.name for f in dataclasses.fields(Params) if f.name != "path" and f.name not in data]
-    if missing:
-        raise StemganError(f"{path}: section '{missing[0]}' is missing; add it (see the README's params table)")
-    return validate_params(data, path)
+    return validate_params(read_params(path), path)
 
 
 # --------------------------------------------------------------------------- loading

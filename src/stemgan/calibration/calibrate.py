@@ -53,14 +53,6 @@ class Calibration:
         return dataclasses.asdict(self)
 
 
-def calibrated_optics(optics: OpticsConfig, calibration: Calibration) -> OpticsConfig:
-    """params' optics with the calibrated source size (its spread kept) and Z exponent."""
-    changes = {"source_fwhm_A": Normal(calibration.source_fwhm_A, optics.source_fwhm_A.std)}
-    if calibration.z_exponent is not None:
-        changes["z_exponent"] = calibration.z_exponent
-    return dataclasses.replace(optics, **changes)
-
-
 def _references(
     material: MaterialConfig, name: str, optics: OpticsConfig, pixel_size_A: float, size_px: int, n: int, seed: int
 ) -> list[np.ndarray]:
@@ -122,7 +114,7 @@ def calibrate(
         )
     correction = float(np.median(corrections))
     true_pixel = pixel_size_A * correction  # from here on, references are simulated at the images' true sampling
-    baseline = refs(true_pixel)
+    baseline = [_measure(r, true_pixel, spacing) for r in refs(true_pixel)]  # params' own optics, measured once
     measured = [_measure(image, true_pixel, spacing) for image in images]
     sigma_exp = float(np.nanmedian([m[0] for m in measured]))
     ratios = np.array([m[1] for m in measured])
@@ -150,7 +142,7 @@ def calibrate(
         )
         z = _invert(Z_EXPONENT_GRID, ratio_curve, ratio_exp)
         z_std = float(np.std([_invert(Z_EXPONENT_GRID, ratio_curve, r) for r in ratios[np.isfinite(ratios)]]))
-        ratio_before = ratio_of(baseline)
+        ratio_before = float(np.nanmedian([m[1] for m in baseline]))
     return Calibration(
         material=name,
         n_images=len(images),
@@ -159,7 +151,7 @@ def calibrate(
         sampling_correction_std=float(np.std(corrections)),
         lattice_spacing_A=spacing,
         column_sigma_A=sigma_exp,
-        column_sigma_A_simulated=sigma_of(baseline),
+        column_sigma_A_simulated=float(np.nanmedian([m[0] for m in baseline])),
         source_fwhm_A=source,
         source_fwhm_A_std=float(np.std(per_image_source)) if per_image_source else float("nan"),
         sublattice_ratio=ratio_exp,

@@ -50,16 +50,21 @@ def find_columns(image: np.ndarray, pixel_size_A: float, spacing_A: float) -> Co
     return Columns(xy, disc_means(signal, xy, 0.25 * neighbour), neighbour)
 
 
+def sample_around(image: np.ndarray, xy_px: np.ndarray, radius_px: float, step_px: float):
+    """Bilinear samples of `image` on a square grid (spacing step_px, half-width radius_px) centred on each
+    sub-pixel position: (values (n, G, G), grid x offsets (G, G), grid y offsets (G, G))."""
+    grid = np.arange(-radius_px, radius_px + step_px / 2, step_px)
+    gy, gx = np.meshgrid(grid, grid, indexing="ij")
+    coords = np.stack([xy_px[:, 1, None, None] + gy, xy_px[:, 0, None, None] + gx])  # (2, n, G, G)
+    values = ndi.map_coordinates(image.astype(np.float64), coords.reshape(2, -1), order=1)
+    return values.reshape(coords.shape[1:]), gx, gy
+
+
 def disc_means(signal: np.ndarray, xy_px: np.ndarray, radius_px: float) -> np.ndarray:
     """Mean of `signal` within radius_px of each sub-pixel position: read at a noisy maximum, a dim column
     would look brighter than it is (the maximum of noise is biased up); a disc mean is not."""
-    step = 0.5
-    grid = np.arange(-radius_px, radius_px + step / 2, step)
-    gy, gx = np.meshgrid(grid, grid, indexing="ij")
-    inside = np.hypot(gx, gy) <= radius_px
-    coords = np.stack([xy_px[:, 1, None] + gy[inside], xy_px[:, 0, None] + gx[inside]])  # (2, n, m)
-    values = ndi.map_coordinates(signal, coords.reshape(2, -1), order=1).reshape(coords.shape[1:])
-    return values.mean(axis=1)
+    values, gx, gy = sample_around(signal, xy_px, radius_px, 0.5)
+    return values[:, np.hypot(gx, gy) <= radius_px].mean(axis=1)
 
 
 def sublattice_ratio(intensity: np.ndarray) -> tuple[float, int]:
@@ -87,11 +92,7 @@ def column_sigma_px(image: np.ndarray, columns: Columns, bright_only: bool = Tru
     if bright_only:
         chosen = chosen[columns.intensity > threshold_otsu(columns.intensity)]
     radius = 0.45 * columns.neighbour_px
-    step = 0.25
-    grid = np.arange(-radius, radius + step / 2, step)
-    gy, gx = np.meshgrid(grid, grid, indexing="ij")
-    coords = np.stack([chosen[:, 1, None, None] + gy, chosen[:, 0, None, None] + gx])  # (2, n, G, G)
-    patches = ndi.map_coordinates(image.astype(np.float64), coords.reshape(2, -1), order=1).reshape(coords.shape[1:])
+    patches, gx, gy = sample_around(image, chosen, radius, 0.25)
     mean = patches.mean(axis=0)
     r = np.hypot(gx, gy).ravel()
     inside = r <= radius

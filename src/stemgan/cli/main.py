@@ -111,12 +111,13 @@ def check_outputs(args: argparse.Namespace) -> None:
     if folder is None:
         return
     from stemgan.data.files import allow_replace, check_output_folder
+    from stemgan.models.io import is_mlflow_uri
 
     inputs = []
     for arg in args.input_args:
         value = getattr(args, arg, None)
         for item in value if isinstance(value, list) else [value]:
-            if item is not None and not str(item).startswith(("models:/", "runs:/")):
+            if item is not None and not is_mlflow_uri(item):
                 inputs.append(Path(item))
     check_output_folder(folder, inputs, args.force)
     if args.force:

@@ -40,12 +40,10 @@ def register(sub) -> None:
 def model_settings(model_ref: str, params) -> dict:
     """Classes, normalisation and threshold the model was trained and selected with: fcn.json beside a .keras
     file (written by train-fcn), else params.yaml's."""
+    from stemgan.models.io import is_mlflow_uri
+
     manifest = Path(model_ref).parent / "fcn.json"
-    found = (
-        json.loads(manifest.read_text())
-        if not model_ref.startswith(("models:/", "runs:/")) and manifest.is_file()
-        else {}
-    )
+    found = json.loads(manifest.read_text()) if not is_mlflow_uri(model_ref) and manifest.is_file() else {}
     return {
         "classes": tuple(found.get("classes") or params.material(params.table1.material).label_defects),
         "normalize": found.get("normalize", params.tile.normalize.method),
