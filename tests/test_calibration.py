@@ -11,12 +11,11 @@ import pytest
 
 from stemgan.calibration.calibrate import calibrate
 from stemgan.config import Normal, load_params
-from stemgan.data.normalize import normalize_image
 from stemgan.data.tiff_io import write_tiff
 from stemgan.errors import StemganError
 from stemgan.seeding import item_rng
 from stemgan.simulation.simulate import simulate_image
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, project_params, run_cli, tiny_params, write_params
 
 PIXEL_A = 0.2074
 
@@ -31,8 +30,8 @@ def microscope_images(material: str, z_exponent: float, source_fwhm_A: float, pi
         image, _, _ = simulate_image(
             params.material(material), optics, 512, PIXEL_A * pixel_factor, item_rng(99, "microscope", i)
         )
-        counts = np.random.default_rng(i).poisson(np.clip(image, 0, None) / image.max() * 200).astype(np.float32)
-        images.append(normalize_image(counts, params.tile.normalize))
+        counts = np.random.default_rng(i).poisson(np.clip(image, 0, None) / image.max() * 200)
+        images.append(counts.astype(np.float32))  # as a detector gives them (calibrate reads raw intensities)
     return params, images
 
 
@@ -49,12 +48,12 @@ def test_calibration_recovers_exponent_blur_and_sampling(z_exponent, source_fwhm
     assert found.n_columns > 4000 and found.z_exponent_params == 1.7
 
 
-def calibrate_cli(tmp_path, images, check=True):
-    """The images written as a session folder of TIFFs, then `stemgan calibrate` on them as wse2."""
+def calibrate_cli(tmp_path, images, check=True, params=ROOT / "params.yaml"):
+    """The images written as a session folder of TIFFs, then `stemgan calibrate` on them as wse2 (-> cal/)."""
     for i, image in enumerate(images):
         write_tiff(tmp_path / "session" / f"{i}.tif", image, PIXEL_A)
-    args = ["--images", tmp_path / "session", "--material", "wse2", "--out", tmp_path / "calibration.json"]
-    return run_cli("calibrate", *args, "--params", ROOT / "params.yaml", check=check)
+    args = ["--images", tmp_path / "session", "--material", "wse2", "--out", tmp_path / "cal"]
+    return run_cli("calibrate", *args, "--params", params, check=check)
 
 
 def test_wrong_material_is_a_one_line_error(tmp_path):
@@ -63,13 +62,112 @@ def test_wrong_material_is_a_one_line_error(tmp_path):
         calibrate(images, PIXEL_A, params.material("wse2"), "wse2", params.optics)
     proc = calibrate_cli(tmp_path, images, check=False)
     assert proc.returncode == 2 and "no wse2 lattice" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "calibration.json").exists()
+    assert not (tmp_path / "cal").exists()
 
 
 def test_calibrate_command_writes_what_it_found(tmp_path):
     _, images = microscope_images("wse2", 2.0, 1.0, 1.0, n=2)
     proc = calibrate_cli(tmp_path, images)
-    found = json.loads((tmp_path / "calibration.json").read_text())
-    assert found["z_exponent"] == pytest.approx(2.0, rel=0.05)
+    found = json.loads((tmp_path / "cal/calibration.json").read_text())
+    assert found["z_exponent"] == pytest.approx(2.0, rel=0.05) and found["mode"] == "use"
     assert f"Z exponent {found['z_exponent']:.2f}" in proc.stdout
     assert found["sublattice_ratio"] < found["sublattice_ratio_simulated"]  # dimmer Se2 than params' Z^1.7 gives
+
+
+def test_calibrated_simulations_show_what_the_microscope_shows(tmp_path):
+    """simulate --calibration: the set's simulations measured as its images were give the images' column
+    ratio and width, where params' own optics do not; with calibrate.mode report they stay uncalibrated."""
+    _, images = microscope_images("wse2", 2.3, 1.2, 1.0, n=2)
+    calibrate_cli(tmp_path, images)
+    run_cli(
+        "simulate",
+        "--material",
+        "wse2",
+        "--calibration",
+        tmp_path / "cal",
+        "--n-images",
+        2,
+        "--out",
+        tmp_path / "sim",
+        "--params",
+        ROOT / "params.yaml",
+    )
+    check = json.loads((tmp_path / "sim/calibration.json").read_text())
+    exp, before, after = check["experiment"], check["before"], check["after"]
+    assert after["sublattice_ratio"] == pytest.approx(exp["sublattice_ratio"], rel=0.05)
+    assert after["column_sigma_A"] == pytest.approx(exp["column_sigma_A"], rel=0.05)
+    assert abs(before["sublattice_ratio"] - exp["sublattice_ratio"]) > 0.1  # Z^1.7 against Z^2.3: far apart
+    assert check["applied"]["z_exponent"] == pytest.approx(2.3, rel=0.05)
+
+    params = project_params()
+    params["calibrate"]["mode"] = "report"
+    report = write_params(tmp_path / "report.yaml", params)
+    calibrate_cli(tmp_path, images, params=report)
+    proc = run_cli(
+        "simulate",
+        "--material",
+        "wse2",
+        "--calibration",
+        tmp_path / "cal",
+        "--n-images",
+        1,
+        "--out",
+        tmp_path / "sim",
+        "--params",
+        report,
+    )
+    assert "uncalibrated" in proc.stdout and not (tmp_path / "sim/calibration.json").exists()
+
+
+def test_doctor_warns_of_missing_and_doubtful_calibrations(tmp_path):
+    from stemgan.cli.doctor import calibration_warnings
+
+    params = load_params(ROOT / "params.yaml")
+    _, images = microscope_images("wse2", 1.7, 1.0, 1.15, n=2)  # files that claim a 15% wrong pixel size
+    calibrate_cli(tmp_path, images)
+    (tmp_path / "calibration" / "wse2_day_a").mkdir(parents=True)
+    (tmp_path / "cal/calibration.json").rename(tmp_path / "calibration/wse2_day_a/calibration.json")
+    warnings = calibration_warnings(params, tmp_path / "calibration")
+    assert any(w.startswith("wse2_day_a: the files' pixel size is off by +15%") for w in warnings), warnings
+    assert any(w.startswith("wse2_day_b: not calibrated yet") for w in warnings)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_fcn_trained_on_calibrated_simulations_beats_uncalibrated_on_another_microscope(tmp_path, mlflow_store):
+    """A microscope whose ADF exponent is 2.3 (params say 1.7): calibrate on its unlabelled images, then the same
+    FCN recipe (Gaussian noise source) on calibrated and on params' simulations, scored on its labelled images."""
+    import pandas as pd
+
+    from stemgan.data.labels_io import write_labels
+
+    params = tiny_params()
+    params["simulate"].update(n_images=6, image_size_px=256)
+    params["fcn"].update(steps=300)
+    params["fcn"]["scoring"].update(
+        tile_px=128, stride_px=64, border_A=3.0, pr_thresholds=project_params()["fcn"]["scoring"]["pr_thresholds"]
+    )
+    params_file = write_params(tmp_path / "params.yaml", params)
+    _, unlabelled = microscope_images("wse2", 2.3, 1.0, 1.0, n=2)
+    for i, image in enumerate(unlabelled):
+        write_tiff(tmp_path / "session" / f"{i}.tif", image, PIXEL_A)
+    optics = dataclasses.replace(load_params(params_file).optics, z_exponent=2.3)
+    material = load_params(params_file).material("wse2")
+    for i in range(3):  # labelled images of the same microscope, at its dose
+        image, labels, _ = simulate_image(material, optics, 256, PIXEL_A, item_rng(5, "labelled", i))
+        counts = np.random.default_rng(50 + i).poisson(np.clip(image, 0, None) / image.max() * 200)
+        write_tiff(tmp_path / "test/images" / f"{i}.tif", counts.astype(np.float32), PIXEL_A)
+        write_labels(tmp_path / "test/labels" / f"{i}.csv", labels)
+
+    def cli(*args):
+        return run_cli(*args, "--params", params_file, cwd=tmp_path)
+
+    cli("calibrate", "--images", "session", "--material", "wse2", "--out", "cal")
+    f1 = {}
+    for name, extra in (("params", []), ("calibrated", ["--calibration", "cal"])):
+        cli("simulate", "--material", "wse2", *extra, "--out", f"sim_{name}")
+        cli("train-fcn", "--source", "gaussian", "--train", f"sim_{name}", "--out", f"fcn_{name}")
+        cli("evaluate", "--model", f"fcn_{name}/fcn_seed_0.keras", "--labelled", "test", "--out", f"eval_{name}")
+        f1[name] = pd.read_csv(tmp_path / f"eval_{name}/pr_curve.csv").f1.max()  # each at its best threshold
+    # params' Z^1.7 simulations: every Se2 column of a Z^2.3 microscope looks half way to a vacancy
+    assert f1["calibrated"] > f1["params"] + 0.15, f1

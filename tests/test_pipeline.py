@@ -40,12 +40,21 @@ def repo(tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # ~4 min alone; the whole tiny pipeline, with room for a loaded 2-core machine
 def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_store):
-    """simulate -> tile -> train_cyclegan -> translate -> train_fcn (Table 1 cells) -> table1, tiny sizes."""
+    """calibrate -> simulate -> tile -> train_cyclegan -> translate -> train_fcn (Table 1 cells) -> table1, tiny."""
     import json
 
     sh("dvc", "repro", cwd=repo)
-    assert len(list((repo / "artifacts/sim/wse2/images").glob("*.tif"))) == 2
-    assert len(list((repo / "artifacts/sim/srtio3/labels").glob("*.csv"))) == 2
+    assert len(list((repo / "artifacts/sim/wse2_day_a/images").glob("*.tif"))) == 2
+    assert len(list((repo / "artifacts/sim/srtio3_session_1/labels").glob("*.csv"))) == 2
+    for name in ("wse2_day_a", "wse2_day_ab", "graphene_session_1"):  # each set calibrated, its simulations use it
+        measured = json.loads((repo / "artifacts/calibration" / name / "calibration.json").read_text())
+        applied = json.loads((repo / "artifacts/sim" / name / "calibration.json").read_text())["applied"]
+        assert measured["mode"] == "use" and applied["source_fwhm_A"] == measured["source_fwhm_A"]
+        assert abs(measured["sampling_correction"] - 1) < 0.05  # the demo files' pixel sizes are right
+    assert (
+        json.loads((repo / "artifacts/calibration/graphene_session_1/calibration.json").read_text())["z_exponent"]
+        is None
+    )  # one kind of column: nothing to match
     tiles = load_tiles(repo / "artifacts/tiles/exp_wse2_day_a")
     assert tiles.shape == (8, 64, 64) and tiles.min() >= -1 and tiles.max() <= 1 and np.isfinite(tiles).all()
     assert load_tiles(repo / "artifacts/tiles/exp_wse2_day_ab").shape == (16, 64, 64)  # both days pooled
@@ -80,14 +89,12 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert len(children) == 13  # one child run per cell (and seed)
     fcn_runs = client.search_runs([client.get_experiment_by_name("stemgan-fcn").experiment_id], "tags.stage = 'fcn'")
-    assert len(fcn_runs) == 7  # 3 simulation sources trained once for all sets, 3 cycleGAN sets, the ablation
+    assert len(fcn_runs) == 13  # 3 simulation sources x 3 sets (each set's own calibrated simulations), 3 + 1 cycleGAN
     cells = {
         c: json.loads((repo / "artifacts/table1" / c / "cell.json").read_text())
         for c in ("no_noise-wse2_day_a", "no_noise-wse2_day_b")
     }
-    assert {c["seeds"][0]["fcn_run_id"] for c in cells.values()} == {
-        cells["no_noise-wse2_day_a"]["seeds"][0]["fcn_run_id"]
-    }
+    assert len({c["seeds"][0]["fcn_run_id"] for c in cells.values()}) == 2  # one FCN per set's simulations
 
     realism = json.loads((repo / "metrics/realism/wse2_day_a.json").read_text())
     assert set(realism) == {"generated", "pristine", "gaussian"}
@@ -107,6 +114,7 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert matplotlib.image.imread(repo / "reports/power_spectra.png").shape[:2] == (4 * 72, 15 * 72)
     assert "| wse2_day_a | generated |" in readme and "Table 1" in readme
     assert "| graphene_session_1 | generated |" in readme and "| srtio3_session_1 | generated |" in readme
+    assert "## Calibration of each set's simulations" in readme and "| wse2_day_b | " in readme
 
     summary = json.loads((repo / "reports/tune/study_summary.json").read_text())
     assert sum(summary["trials"].values()) == 2
@@ -118,4 +126,4 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     params["tile"]["stride_px"] = 32
     write_params(repo / "params.yaml", params)
     status = sh("dvc", "status", cwd=repo)
-    assert "tile@exp_wse2_day_a" in status and "simulate@wse2" not in status
+    assert "tile@wse2_day_a" in status and "simulate@wse2_day_a" not in status

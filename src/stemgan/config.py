@@ -374,12 +374,31 @@ class FCNConfig:
 
 
 @dataclass(frozen=True)
+class SetConfig:
+    """An experimental set: one microscope session of one material, or several pooled."""
+
+    material: str
+    data: tuple[str, ...]  # folders under data/, each with unlabelled/ (and val/, test/ where labelled)
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    """How each set's simulations are calibrated to its images (sampling, probe blur, Z contrast)."""
+
+    mode: Literal["off", "report", "use"] = "use"  # use: the set's simulations take the measured values
+    seed: Seed = 5
+    max_images: Count = 12  # unlabelled images measured per set (evenly spread over the set)
+    reference_size_px: Annotated[int, Range(128)] = 384  # the noise-free simulations each search compares with
+    n_references: Count = 2
+
+
+@dataclass(frozen=True)
 class Table1Config:
     """The paper's Table 1: training source x experimental set, each cell a mean over n_seeds."""
 
     material: str
     n_seeds: Count
-    sets: dict[str, tuple[str, ...]]  # set name -> data folders whose val/ and test/ it uses
+    sets: tuple[str, ...]  # keys of the top-level `sets` (its data folders' val/ and test/ are scored)
     sources: tuple[str, ...] = ("no_noise", "gaussian", "gaussian_minmax", "cyclegan")
     experiment: str = "stemgan-table1"
 
@@ -400,7 +419,7 @@ class TuneConfig:
     """Optuna study over lambda_cycle, lambda_identity and lr, scored by downstream validation F1."""
 
     seed: Seed
-    set: str  # a key of table1.sets (its cycleGAN tiles, its val/ images)
+    set: str  # one of table1.sets (its cycleGAN tiles, its val/ images)
     n_trials: Count
     timeout_s: Optional[Positive] = None
     study_name: str = "stemgan-wse2_day_a"
@@ -426,6 +445,7 @@ class Params:
     """All of params.yaml, typed and range-checked: loaded once per command (`load_params`), passed down."""
 
     materials: dict[str, MaterialConfig]
+    sets: dict[str, SetConfig]
     optics: OpticsConfig
     simulate: SimulateConfig
     acquire: AcquireConfig
@@ -435,6 +455,7 @@ class Params:
     translate: TranslateConfig
     fcn: FCNConfig
     table1: Table1Config
+    calibrate: CalibrateConfig
     tune: TuneConfig
     path: str = str(DEFAULT_PARAMS)  # where it was read (for messages), not a params.yaml key
 
@@ -446,10 +467,19 @@ class Params:
             )
         return self.materials[name]
 
+    def experimental_set(self, name: str) -> SetConfig:
+        if name not in self.sets:
+            raise StemganError(
+                f"{self.path}: set '{name}' not in 'sets' (known: {', '.join(self.sets) or 'none'}); declare it there"
+            )
+        return self.sets[name]
+
     def check(self, where: str) -> None:
-        for spec in self.acquire.sets.values():
+        for spec in (*self.acquire.sets.values(), *self.sets.values()):
             self.material(spec.material)
         self.material(self.table1.material)
+        for name in (*self.table1.sets, self.tune.set):
+            self.experimental_set(name)
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

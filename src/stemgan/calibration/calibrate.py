@@ -26,6 +26,7 @@ from stemgan.simulation.simulate import simulate_image
 
 SOURCE_FWHM_GRID_A = np.round(np.arange(0.4, 2.81, 0.3), 2)  # the source sizes a search may land on
 Z_EXPONENT_GRID = np.round(np.arange(1.0, 3.01, 0.2), 2)  # ADF exponents from low-angle to Rutherford-like
+CALIBRATION_FILE = "calibration.json"  # in a calibrate output, and beside calibrated simulations
 SAMPLING_TOLERANCE = 0.2  # a file's calibration may be this far off and its lattice still be found
 
 
@@ -52,6 +53,35 @@ class Calibration:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> Calibration:
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)})
+
+    def applied_to(self, optics: OpticsConfig) -> OpticsConfig:
+        """params' optics with the measured source size (its spread kept) and Z exponent (where measured)."""
+        source = Normal(self.source_fwhm_A, optics.source_fwhm_A.std)
+        z = optics.z_exponent if self.z_exponent is None else self.z_exponent
+        return dataclasses.replace(optics, source_fwhm_A=source, z_exponent=z)
+
+    def warnings(self) -> list[str]:
+        """What makes this calibration doubtful, one phrase each (empty: plausible)."""
+        found = []
+        if abs(self.sampling_correction - 1) > 0.1:
+            found.append(
+                f"the files' pixel size is off by {self.sampling_correction - 1:+.0%}: check their calibration"
+            )
+        if self.n_columns < 100:
+            found.append(f"only {self.n_columns} columns measured")
+        if not SOURCE_FWHM_GRID_A[0] < self.source_fwhm_A < SOURCE_FWHM_GRID_A[-1]:
+            found.append(
+                f"source size {self.source_fwhm_A:.2f} Å at the edge of the search (columns unlike the model's)"
+            )
+        if self.z_exponent is not None and not Z_EXPONENT_GRID[0] < self.z_exponent < Z_EXPONENT_GRID[-1]:
+            found.append(
+                f"Z exponent {self.z_exponent:.2f} at the edge of the search (intensity ratio unlike the model's)"
+            )
+        return found
+
 
 def _references(
     material: MaterialConfig, name: str, optics: OpticsConfig, pixel_size_A: float, size_px: int, n: int, seed: int
@@ -71,8 +101,32 @@ def _measure(image: np.ndarray, pixel_size_A: float, spacing_A: float) -> tuple[
     return column_sigma_px(image, columns) * pixel_size_A, ratio, n
 
 
+def measure_columns(images: list[np.ndarray], pixel_size_A: float, spacing_A: float) -> tuple[float, float | None]:
+    """Median column sigma (Å) and dim/bright ratio (None for one kind of column) of images at their sampling:
+    the check that calibrated simulations show what was measured on the experiment."""
+    measured = np.array([_measure(image, pixel_size_A, spacing_A)[:2] for image in images])
+    ratio = np.nanmedian(measured[:, 1]) if np.isfinite(measured[:, 1]).any() else None
+    return float(np.nanmedian(measured[:, 0])), None if ratio is None else float(ratio)
+
+
+def monotonic_run(values: np.ndarray) -> slice:
+    """The longest stretch of the curve that is strictly monotonic: where the measurement of a setting failed
+    (a sublattice too dim to find, two too alike to split) the curve jumps, and a search must not land there."""
+    steps = np.sign(np.diff(values))
+    best, start = slice(0, 1), 0
+    for i in range(1, len(steps) + 1):
+        if i == len(steps) or steps[i] == 0 or steps[i] != steps[start] or not np.isfinite(values[i + 1]):
+            if steps[start] != 0 and i + 1 - start > best.stop - best.start:
+                best = slice(start, i + 1)
+            start = i
+    return best
+
+
 def _invert(grid: np.ndarray, values: np.ndarray, target: float) -> float:
-    """The grid setting whose (monotonic, interpolated) measured value equals target, clipped to the grid."""
+    """The grid setting whose (monotonic, interpolated) measured value equals target, clipped to the valid part
+    of the grid."""
+    run = monotonic_run(values)
+    grid, values = grid[run], values[run]
     order = np.argsort(values)
     return float(np.interp(target, values[order], grid[order]))
 

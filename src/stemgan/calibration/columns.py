@@ -11,6 +11,7 @@ from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 from skimage.filters import threshold_otsu
 
+BLOB_A = 0.4  # width (Å) of the blob filter that finds columns: about an ADF column's
 SMOOTH_A = 0.25  # Gaussian smoothing before peak finding and intensity reading: shot noise down, columns kept
 
 
@@ -36,8 +37,11 @@ def find_columns(image: np.ndarray, pixel_size_A: float, spacing_A: float) -> Co
     smoothed = ndi.gaussian_filter(image.astype(np.float64), SMOOTH_A / pixel_size_A)
     signal = smoothed - local_background(smoothed, spacing_px)
     border = int(np.ceil(2 * spacing_px))
+    # found on the blob response (-Laplacian of Gaussian at a column's width): a dim column on a bright
+    # neighbour's tail is a shoulder, not a maximum, of the image, but a maximum of this response
+    blobs = -ndi.gaussian_laplace(image.astype(np.float64), BLOB_A / pixel_size_A)
     peaks = peak_local_max(
-        signal, min_distance=max(int(0.25 * spacing_px), 1), threshold_rel=0.1, exclude_border=border
+        blobs, min_distance=max(int(0.25 * spacing_px), 1), threshold_rel=0.05, exclude_border=border
     )
     if len(peaks) < 8:
         return Columns(np.zeros((0, 2)), np.zeros(0), float("nan"))

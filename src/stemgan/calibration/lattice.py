@@ -33,14 +33,17 @@ def strongest_peak_k(image: np.ndarray, pixel_size_A: float, k_low: float, k_hig
     band = np.where((k >= k_low) & (k <= k_high), amplitude, 0.0)
     peaks = peak_local_max(band, min_distance=2 * PAD, num_peaks=n_peaks, exclude_border=True)
     level = np.median(amplitude[(k >= k_low) & (k <= k_high)])
-    strong = [p for p in peaks if band[tuple(p)] > 0.3 * band[tuple(peaks[0])] and band[tuple(p)] > 8 * level]
-    if len(strong) < 2:
-        raise StemganError("no lattice peak stands out in the Fourier transform")
+    # a lattice, not noise: at least two pairs of strong peaks (a 2-D lattice) on the brightest peak's ring, each
+    # standing out of the band's median as a lattice does (its peaks grow with the side, the median's with its root)
+    stands_out = max(4.0, 8.0 * max(image.shape) / 512)
+    strong = [p for p in peaks if band[tuple(p)] > 0.3 * band[tuple(peaks[0])] and band[tuple(p)] > stands_out * level]
     log = np.log(amplitude + 1e-12)
     radii = []
     for r, c in strong:
         dy = _parabola_offset(log[r - 1, c], log[r, c], log[r + 1, c])
         dx = _parabola_offset(log[r, c - 1], log[r, c], log[r, c + 1])
         radii.append(np.hypot(c + dx - centre, r + dy - centre) / (n * pixel_size_A))
-    ring = [radius for radius in radii if abs(radius - radii[0]) < 0.08 * radii[0]]  # the brightest peak's ring only
+    ring = [radius for radius in radii if abs(radius - radii[0]) < 0.08 * radii[0]]
+    if len(ring) < 4:
+        raise StemganError("no lattice peak stands out in the Fourier transform")
     return float(np.median(ring))

@@ -45,9 +45,10 @@ def run_checks(params_path: Path) -> list[str]:
     from stemgan.errors import StemganError
 
     try:
-        validate_params(read_params(params_path), params_path)
+        params = validate_params(read_params(params_path), params_path)
         check("params", True, f"{params_path} has every section and material, with valid values")
     except StemganError as exc:
+        params = None
         check("params", False, str(exc), "fix params.yaml")
     try:
         import tensorflow as tf
@@ -98,4 +99,33 @@ def run_checks(params_path: Path) -> list[str]:
         f"{len(images)} unlabelled experimental images ({', '.join(IMAGE_SUFFIXES)}) under data/",
         "make data (demo) or put your images in data/<material>/<session>/unlabelled/",
     )
+    if params is not None:
+        for line in calibration_warnings(params, Path("artifacts/calibration")):
+            print(f"[warn] calibration: {line}")
     return failures
+
+
+def calibration_warnings(params, root: Path) -> list[str]:
+    """Sets whose calibration is missing, unreadable or doubtful (warnings: a fresh clone has none yet)."""
+    import json
+
+    from stemgan.calibration.calibrate import CALIBRATION_FILE, Calibration
+
+    if params.calibrate.mode == "off":
+        return []
+    found = []
+    for name in params.sets:
+        path = root / name / CALIBRATION_FILE
+        if not path.is_file():
+            found.append(
+                f"{name}: not calibrated yet ({path} missing) -> dvc repro (or stemgan calibrate --set {name})"
+            )
+            continue
+        try:
+            record = json.loads(path.read_text())
+            calibration = Calibration.from_dict(record)
+        except (ValueError, KeyError, TypeError):
+            found.append(f"{name}: {path} unreadable or measured with mode off -> dvc repro")
+            continue
+        found += [f"{name}: {warning} ({path})" for warning in calibration.warnings()]
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -53,9 +54,19 @@ def check_simulate(cfg: SimulateConfig, where: str) -> None:
 
 
 def run_simulate(
-    material_name: str, material: MaterialConfig, optics: OpticsConfig, cfg: SimulateConfig, out_dir: Path
+    material_name: str,
+    material: MaterialConfig,
+    optics: OpticsConfig,
+    cfg: SimulateConfig,
+    out_dir: Path,
+    sampling_correction: float = 1.0,
+    finish: Callable[[Path], None] | None = None,
 ) -> pd.DataFrame:
-    """Write out_dir/images/*.tif, out_dir/labels/*.csv and out_dir/manifest.csv; return the manifest."""
+    """Write out_dir/images/*.tif, out_dir/labels/*.csv and out_dir/manifest.csv; return the manifest.
+
+    sampling_correction: the set's true pixel size over its files' (calibration); the physics is simulated at
+    cfg.pixel_size_A x that while the files carry cfg.pixel_size_A, so a lattice spacing spans as many pixels
+    as in the set's images. finish(folder) may add files to the output before it is committed."""
     check_simulate(cfg, "params.yaml: simulate")
     crystal = crystal_for(material, f"params.yaml: materials.{material_name}")
     rows = []
@@ -63,7 +74,13 @@ def run_simulate(
         for i in tqdm(range(cfg.n_images), desc=f"simulate {material_name}", unit="img"):
             rng = item_rng(cfg.seed, material_name, i)
             image, labels, meta = simulate_image(
-                material, optics, cfg.image_size_px, cfg.pixel_size_A, rng, cfg.random_orientation, crystal
+                material,
+                optics,
+                cfg.image_size_px,
+                cfg.pixel_size_A * sampling_correction,
+                rng,
+                cfg.random_orientation,
+                crystal,
             )
             name = f"{material_name}_sim_{i:05d}"
             write_tiff(tmp / "images" / f"{name}.tif", image, cfg.pixel_size_A, {"material": material_name, **meta})
@@ -73,4 +90,6 @@ def run_simulate(
             )
         manifest = pd.DataFrame(rows)
         atomic_write(tmp / "manifest.csv", lambda p: manifest.to_csv(p, index=False))
+        if finish is not None:
+            finish(tmp)
     return manifest

@@ -23,6 +23,21 @@ def output_folder(p: argparse.ArgumentParser, *inputs: str, folder: str = "out")
     p.set_defaults(output_folder=folder, input_args=inputs)
 
 
+def images_or_set_args(p: argparse.ArgumentParser, images_help: str) -> None:
+    """--images FOLDER (repeatable) or --set NAME: a set declared in params.yaml `sets` (its unlabelled/ images)."""
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--images", type=Path, action="append", help=images_help)
+    which.add_argument("--set", dest="set_name", help="a key of params.yaml 'sets': its data folders' unlabelled/")
+    p.add_argument("--data-root", type=Path, default=Path("data"), help="where the sets' data folders are (--set)")
+
+
+def image_folders(args, params) -> list[Path]:
+    """The folders of --images, or of the --set's data folders (their unlabelled/ images)."""
+    if args.set_name is None:
+        return list(args.images)
+    return [args.data_root / folder / "unlabelled" for folder in params.experimental_set(args.set_name).data]
+
+
 def in_force(dotted: str) -> str:
     """'default: <key> = <value> in params.yaml': the value a command will use when the option is left out."""
     import yaml

@@ -28,12 +28,10 @@ def run(args) -> None:
     from stemgan.evaluation.report import build_report
 
     params = load_params(args.params)
-    table1 = params.table1
-    others = {name: spec.material for name, spec in params.acquire.sets.items() if spec.material != table1.material}
     readme = build_report(
         args.out,
-        table1.sets,
-        others,
+        params.sets,
+        params.table1.sets,
         params.tile.normalize,
         params.ingest,
         args.realism,

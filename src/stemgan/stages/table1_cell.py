@@ -24,13 +24,13 @@ def register(sub) -> None:
         "on its test images (one-to-one matching within fcn.scoring.match_radius_A).",
     )
     p.add_argument("--source", required=True, help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft")
-    p.add_argument("--set", dest="set_name", required=True, help="a key of table1.sets, e.g. wse2_day_a")
+    p.add_argument("--set", dest="set_name", required=True, help="one of table1.sets, e.g. wse2_day_a")
     p.add_argument("--fcn", type=Path, required=True, help="train-fcn output folder, e.g. artifacts/fcn/no_noise")
     p.add_argument(
         "--data",
         type=Path,
         default=Path("data"),
-        help="the experimental data folder (table1.sets names folders inside it)",
+        help="the experimental data folder (`sets` name folders inside it)",
     )
     p.add_argument("--out", type=Path, required=True, help="cell folder (cell.json, pr_curve.csv, per_image.csv)")
     params_arg(p)
@@ -73,7 +73,7 @@ def run_cell(*, source: str, set_name: str, fcn_dir: Path, params: Params, data_
         raise StemganError(f"params.yaml: table1.sets has no '{set_name}' (known: {', '.join(params.table1.sets)})")
     manifest = read_manifest(fcn_dir, source, params.table1.n_seeds)
     norm, _ = source_settings(source, params.fcn, params.tile.normalize)
-    folders = [data_root / f for f in params.table1.sets[set_name]]
+    folders = [data_root / f for f in params.experimental_set(set_name).data]
     val = [item for f in folders for item in load_labelled(f / "val", norm, params.ingest, params.fcn.tile_size_px)]
     test = [item for f in folders for item in load_labelled(f / "test", norm, params.ingest, params.fcn.tile_size_px)]
     seeds, curves, images = [], [], []

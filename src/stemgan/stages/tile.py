@@ -10,7 +10,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from stemgan.config import IngestConfig, TileConfig
-from stemgan.stages.arguments import output_folder, params_arg
+from stemgan.stages.arguments import image_folders, images_or_set_args, output_folder, params_arg
 
 
 def register(sub) -> None:
@@ -20,10 +20,10 @@ def register(sub) -> None:
         description="Resample to ingest.working_pixel_size_A, normalise each image (tile.normalize), "
         "cut tile_size_px tiles every stride_px; several --images folders are pooled.",
     )
-    p.add_argument("--images", type=Path, action="append", required=True, help="image folder (repeatable)")
+    images_or_set_args(p, "image folder (repeatable)")
     p.add_argument("--out", type=Path, required=True, help="output folder for tiles-*.npy and index.csv")
     params_arg(p)
-    output_folder(p, "images")
+    output_folder(p, "images", "data_root")
     p.set_defaults(handler=run)
 
 
@@ -32,7 +32,7 @@ def run(args) -> None:
 
     params = load_params(args.params)
     start = time.perf_counter()
-    index = run_tile(args.images, args.out, params.tile, params.ingest)
+    index = run_tile(image_folders(args, params), args.out, params.tile, params.ingest)
     print(
         f"tile: {len(index)} tiles of {params.tile.tile_size_px} px from {index.image.nunique()} images -> "
         f"{args.out} ({time.perf_counter() - start:.1f} s)"

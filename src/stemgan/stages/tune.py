@@ -47,7 +47,7 @@ def run(args) -> None:
         params = dataclasses.replace(params, tune=dataclasses.replace(params.tune, n_trials=args.n_trials))
     tune = params.tune
     if tune.set not in params.table1.sets:
-        raise StemganError(f"{args.params}: tune.set '{tune.set}' is not a key of table1.sets")
+        raise StemganError(f"{args.params}: tune.set '{tune.set}' is not one of table1.sets; pick one of those")
     storage, name = args.storage or tune.storage, args.study_name or tune.study_name
     ctx = TrialContext(
         params=params,

@@ -19,7 +19,7 @@ class TrialContext:
     sim_dir: Path
     sim_tiles: Path
     exp_tiles: Path
-    data_root: Path  # the experimental data folder: table1.sets names folders inside it
+    data_root: Path  # the experimental data folder: `sets` name folders inside it
     work_dir: Path
     study_run_id: str | None = None
 
@@ -101,7 +101,7 @@ def run_trial(trial, ctx: TrialContext) -> float:
     train = load_labelled(generated, normalize, ingest, fcn.tile_size_px)
     val = [
         item
-        for folder in params.table1.sets[tune.set]
+        for folder in params.experimental_set(tune.set).data
         for item in load_labelled(ctx.data_root / folder / "val", normalize, ingest, fcn.tile_size_px)
     ]
     with mlflow.start_run(run_id=gan.run_id):  # the trial's run: cycleGAN, then its FCN and F1
