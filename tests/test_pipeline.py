@@ -122,6 +122,25 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
 
     assert load_generator("models:/wse2-day_a-generator@champion").input_shape[1] == 64
 
+    # each Table 1 set's best defect finder (validation F1) is the registry's champion, and detect takes it
+    # with the threshold it was selected with
+    from stemgan.tracking.registry import version_tags
+
+    tags = version_tags("models:/wse2-day_b-defect-finder@champion")
+    cell = json.loads((repo / f"artifacts/table1/{tags['source']}-wse2_day_b/cell.json").read_text())
+    chosen = next(seed for seed in cell["seeds"] if seed["fcn_run_id"] == tags["fcn_run_id"])
+    assert float(tags["threshold"]) == chosen["threshold"] and json.loads(tags["calibration"])["z_exponent"] > 1
+    detect = [
+        "detect",
+        "--model",
+        "models:/wse2-day_b-defect-finder@champion",
+        "--images",
+        "data/wse2/day_b/test/images",
+    ]
+    run_cli(*detect, "--out", "detections", cwd=repo)
+    used = json.loads((repo / "detections/model.json").read_text())
+    assert used["threshold"] == chosen["threshold"] and used["calibration"] == tags["calibration"]
+
     params = tiny_params()
     params["tile"]["stride_px"] = 32
     write_params(repo / "params.yaml", params)

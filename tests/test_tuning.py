@@ -160,7 +160,7 @@ def test_promotion_moves_the_alias_only_on_improvement(tmp_path, mlflow_store):
     import mlflow.tensorflow
 
     from stemgan.tracking.mlflow_runs import experiment_id
-    from stemgan.tuning.promote import promote
+    from stemgan.tracking.registry import promote
 
     uris = []
     for _k in range(3):

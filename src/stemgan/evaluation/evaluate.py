@@ -71,14 +71,16 @@ def scores_at(
     ]
 
 
-def best_threshold(probabilities, items, classes, scoring: ScoringConfig, pixel_size_A: float) -> float:
-    """The threshold with the highest pooled F1 (call it on validation images, never on test images)."""
+def best_threshold(probabilities, items, classes, scoring: ScoringConfig, pixel_size_A: float) -> tuple[float, float]:
+    """The threshold with the highest pooled F1 and that F1 (call it on validation images, never on test images);
+    scoring.threshold and NaN when nothing is labelled or found at any threshold: no evidence to choose by."""
     f1 = [
         pooled(scores_at(probabilities, items, classes, t, scoring, pixel_size_A))["f1"] for t in scoring.pr_thresholds
     ]
-    if np.isnan(f1).all():  # nothing to find and nothing found at any threshold: no evidence to choose by
-        return scoring.threshold
-    return float(scoring.pr_thresholds[int(np.nanargmax(f1))])
+    if np.isnan(f1).all():
+        return scoring.threshold, float("nan")
+    best = int(np.nanargmax(f1))
+    return float(scoring.pr_thresholds[best]), float(f1[best])
 
 
 def evaluate(
@@ -115,10 +117,16 @@ def validate_then_score(
     Table 1 scores test images this way; a tuning trial passes its validation images as both.
     """
     val_probabilities = [defect_probability(model, item.image, multiple, scoring) for item in val]
-    threshold = best_threshold(val_probabilities, val, classes, scoring, pixel_size_A) if val else scoring.threshold
+    threshold, val_f1 = (
+        best_threshold(val_probabilities, val, classes, scoring, pixel_size_A)
+        if val
+        else (scoring.threshold, float("nan"))
+    )
     probabilities = (
         val_probabilities
         if scored is val
         else [defect_probability(model, item.image, multiple, scoring) for item in scored]
     )
-    return evaluate(probabilities, scored, classes, scoring, pixel_size_A, threshold, seed)
+    result = evaluate(probabilities, scored, classes, scoring, pixel_size_A, threshold, seed)
+    result.metrics["val_f1"] = val_f1  # what a model is selected by (test F1 never is)
+    return result

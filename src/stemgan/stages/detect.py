@@ -38,16 +38,28 @@ def register(sub) -> None:
 
 
 def model_settings(model_ref: str, params) -> dict:
-    """Classes, normalisation and threshold the model was trained and selected with: fcn.json beside a .keras
-    file (written by train-fcn), else params.yaml's."""
+    """Classes, normalisation, threshold and calibration the model was trained and selected with: the tags of
+    a registered version (models:/NAME@champion, set by `promote-fcn`), or fcn.json beside a .keras file
+    (written by train-fcn); else params.yaml's."""
     from stemgan.models.io import is_mlflow_uri
+    from stemgan.tracking.registry import version_tags
 
-    manifest = Path(model_ref).parent / "fcn.json"
-    found = json.loads(manifest.read_text()) if not is_mlflow_uri(model_ref) and manifest.is_file() else {}
+    if is_mlflow_uri(model_ref):
+        tags = version_tags(model_ref)
+        found = {
+            "classes": tags["classes"].split(",") if tags.get("classes") else None,
+            **({"normalize": tags["normalize"]} if "normalize" in tags else {}),
+            **({"threshold": float(tags["threshold"])} if "threshold" in tags else {}),
+            "calibration": tags.get("calibration", "unknown"),
+        }
+    else:
+        manifest = Path(model_ref).parent / "fcn.json"
+        found = json.loads(manifest.read_text()) if manifest.is_file() else {}
     return {
         "classes": tuple(found.get("classes") or params.material(params.table1.material).label_defects),
         "normalize": found.get("normalize", params.tile.normalize.method),
         "threshold": found.get("threshold", params.fcn.scoring.threshold),
+        "calibration": found.get("calibration", "unknown"),
     }
 
 
@@ -110,6 +122,8 @@ def run(args) -> None:
             rows.append(summary_row(path.name, working, detections, classes))
         summary = pd.DataFrame(rows)
         summary.to_csv(tmp / "summary.csv", index=False, float_format="%.5g")
+        used = {"model": args.model, **settings, "classes": list(classes), "threshold": threshold}
+        (tmp / "model.json").write_text(json.dumps(used, indent=2))  # which model, selected and calibrated how
     counts = ", ".join(f"{int(summary[f'{kind}_count'].sum())} {kind}" for kind in classes)
     print(
         f"detect: {len(paths)} images, {int(summary.defects.sum())} defects ({counts}) at threshold {threshold} "

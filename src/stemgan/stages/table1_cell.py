@@ -25,7 +25,9 @@ def register(sub) -> None:
     )
     p.add_argument("--source", required=True, help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft")
     p.add_argument("--set", dest="set_name", required=True, help="one of table1.sets, e.g. wse2_day_a")
-    p.add_argument("--fcn", type=Path, required=True, help="train-fcn output folder, e.g. artifacts/fcn/no_noise")
+    p.add_argument(
+        "--fcn", type=Path, required=True, help="train-fcn output folder, e.g. artifacts/fcn/no_noise-wse2_day_a"
+    )
     p.add_argument(
         "--data",
         type=Path,

@@ -81,12 +81,13 @@ def train_source(source: str, train_dir: Path, params: Params, out_dir: Path) ->
                 }
             )
             model = train_fcn(fcn, train, classes, noise, fcn.seed + k, ingest.working_pixel_size_A, f"{source}_{k}")
-            mlflow.tensorflow.log_model(model, name="fcn", pip_requirements=MODEL_PIP_REQUIREMENTS)
+            logged = mlflow.tensorflow.log_model(model, name="fcn", pip_requirements=MODEL_PIP_REQUIREMENTS)
         models.append(model)
         seeds.append(
             {
                 "seed": fcn.seed + k,
                 "mlflow_run_id": run.info.run_id,
+                "model_uri": logged.model_uri,  # what `promote-fcn` registers
                 "train": str(folder),
                 "model": f"fcn_seed_{k}.keras",
             }

@@ -18,8 +18,8 @@ def register(sub) -> None:
         "F1 on the set's val/ images (never test/). Several workers may run this same "
         "command against one --storage (PostgreSQL); re-running resumes the study.",
     )
-    p.add_argument("--sim", type=Path, default=Path("artifacts/sim/wse2"), help="labelled simulations")
-    p.add_argument("--sim-tiles", type=Path, default=Path("artifacts/tiles/sim_wse2"), help="simulated tiles")
+    p.add_argument("--sim", type=Path, default=Path("artifacts/sim/wse2_day_a"), help="labelled simulations")
+    p.add_argument("--sim-tiles", type=Path, default=Path("artifacts/tiles/sim_wse2_day_a"), help="simulated tiles")
     p.add_argument("--exp-tiles", type=Path, default=Path("artifacts/tiles/exp_wse2_day_a"), help="experimental tiles")
     p.add_argument("--data", type=Path, default=Path("data"), help="the experimental data folder (its val/ images)")
     p.add_argument("--storage", help=f"Optuna storage URL ({in_force('tune.storage')})")
@@ -90,7 +90,8 @@ def register_promote(sub) -> None:
 def run_promote(args) -> None:
     from stemgan.config import load_params
     from stemgan.errors import StemganError
-    from stemgan.tuning.promote import best_of_study, promote
+    from stemgan.tracking.registry import data_hash, promote
+    from stemgan.tuning.promote import best_of_study
 
     params = load_params(args.params)
     tune, table1 = params.tune, params.table1
@@ -103,11 +104,3 @@ def run_promote(args) -> None:
         uri, f1, tags = best_of_study(args.storage or tune.storage, args.study_name or tune.study_name)
     tags["data_dvc_md5"] = data_hash()
     print(promote(uri, name, f1, tags).message())
-
-
-def data_hash() -> str:
-    """DVC's hash of data/ (data.dvc), the registered model's data fingerprint."""
-    import yaml
-
-    path = Path("data.dvc")
-    return str(yaml.safe_load(path.read_text())["outs"][0].get("md5", "")) if path.is_file() else ""

@@ -1,63 +1,8 @@
-"""Register a generator in the MLflow model registry; alias `champion` moves only on a better F1."""
+"""The best trial of an Optuna study, as a model to register (tracking.registry does the registering)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from stemgan.errors import StemganError
-
-CHAMPION = "champion"
-
-
-@dataclass
-class Promotion:
-    name: str
-    version: str
-    val_f1: float
-    promoted: bool
-    champion_version: str
-    champion_f1: float
-
-    def message(self) -> str:
-        if self.promoted:
-            return (
-                f"promote: {self.name} v{self.version} (val F1 {self.val_f1:.3f}) is now @{CHAMPION}"
-                f" (was {self.champion_f1:.3f})"
-            )
-        return (
-            f"promote: {self.name} v{self.version} registered (val F1 {self.val_f1:.3f}); @{CHAMPION} stays "
-            f"v{self.champion_version} (val F1 {self.champion_f1:.3f} is not beaten)"
-        )
-
-
-def promote(model_uri: str, name: str, val_f1: float, tags: dict[str, str]) -> Promotion:
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    from stemgan.tracking.mlflow_runs import setup_tracking
-
-    setup_tracking()
-    client = mlflow.MlflowClient()
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description="sim -> exp generator (stemgan cycleGAN)")
-    try:
-        version = mlflow.register_model(model_uri, name, tags={**tags, "val_f1": str(val_f1)})
-    except MlflowException as exc:
-        raise StemganError(
-            f"{model_uri}: cannot register the model ({str(exc).splitlines()[0]}); "
-            "check that the run logged a generator"
-        ) from exc
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-        champion_f1, champion_version = float(champion.tags.get("val_f1", "-inf")), champion.version
-    except MlflowException:
-        champion_f1, champion_version = float("-inf"), "none"
-    promoted = val_f1 > champion_f1
-    if promoted:
-        client.set_registered_model_alias(name, CHAMPION, version.version)
-    return Promotion(name, str(version.version), val_f1, promoted, str(champion_version), champion_f1)
 
 
 def best_of_study(storage_url: str, study_name: str) -> tuple[str, float, dict]:
