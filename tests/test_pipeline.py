@@ -72,9 +72,15 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
         assert row in table
     assert "[15 / 83 / 25]" in table  # the paper's numbers beside ours
     metrics = json.loads((repo / "metrics/table1.json").read_text())
+    comparison = metrics.pop("cyclegan_vs_best_baseline")
     assert set(metrics) == {"no_noise", "gaussian", "gaussian_minmax", "cyclegan", "cyclegan_nofft"}
+    assert set(comparison) == {"wse2_day_a", "wse2_day_b", "wse2_day_ab"}
+    for found in comparison.values():  # a paired interval around the difference, "beats" only above 0
+        assert found["baseline"] in ("no_noise", "gaussian", "gaussian_minmax") and found["n_test_images"] >= 1
+        assert found["beats"] == (found["low"] > 0) and found["low"] <= found["f1_difference"] <= found["high"]
+    assert "cycleGAN against the best baseline" in table
     assert set(metrics["cyclegan"]) == {"wse2_day_a", "wse2_day_b", "wse2_day_ab"}
-    assert all(0 <= v["f1"] <= 1 for per in metrics.values() for v in per.values())
+    assert all(0 <= v["f1"] <= 1 and v["n_true"] >= 0 for per in metrics.values() for v in per.values())
     assert set(metrics["cyclegan_nofft"]) == {"wse2_day_a"}  # the ablation runs on day A only
     assert len(list((repo / "metrics/pr_curves").glob("*.csv"))) == 13
     assert "table1.json" in sh("dvc", "metrics", "show", cwd=repo)

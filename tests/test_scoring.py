@@ -95,11 +95,13 @@ def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_pa
                     "recall_mean": 0.8,
                     "f1_mean": 0.85,
                     "f1_std": 0.01,
-                    "seeds": [{"mlflow_run_id": run_id}],
+                    "n_seeds": 1,
+                    "seeds": [{"mlflow_run_id": run_id, "n_true": 20}],
                 }
             )
         )
         (cell / "pr_curve.csv").write_text("threshold,precision,recall,f1\n0.5,0.9,0.8,0.85\n")
+        (cell / "per_image.csv").write_text("image,tp,n_predicted,n_true,seed\na,8,9,10,0\nb,9,10,10,0\n")
     write_table1(
         tmp_path / "cells",
         tmp_path / "table1.md",
@@ -111,8 +113,27 @@ def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_pa
     )
 
     assert "85 ± 1" in (tmp_path / "table1.md").read_text()
-    assert set(json.loads((tmp_path / "table1.json").read_text())) == {"no_noise", "cyclegan"}
+    metrics = json.loads((tmp_path / "table1.json").read_text())
+    assert set(metrics) == {"no_noise", "cyclegan", "cyclegan_vs_best_baseline"}
+    assert metrics["cyclegan_vs_best_baseline"]["wse2_day_a"]["f1_difference"] == 0  # the same counts in both
     client = mlflow.MlflowClient()
     parent = client.search_runs([client.get_experiment_by_name("stemgan-table1").experiment_id])[0]
     assert client.get_run(here.info.run_id).data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert parent.data.tags["cell_runs_in_other_store"] == foreign
+
+
+def test_paired_difference_interval_separates_a_consistent_gain_from_noise():
+    from stemgan.evaluation.scoring import paired_f1_difference
+
+    base = np.array([[20, 30, 25], [10, 12, 20], [30, 40, 31], [15, 15, 30], [22, 25, 24]])
+    same = paired_f1_difference(base, base, 500, seed=1)
+    assert same == (0.0, 0.0, 0.0)
+    better = base + np.array([3, 0, 0])  # three more true positives on every image, same detections
+    point, low, high = paired_f1_difference(better, base, 500, seed=1)
+    expected = 2 * better[:, 0].sum() / (better[:, 1:].sum()) - 2 * base[:, 0].sum() / (base[:, 1:].sum())
+    assert point == pytest.approx(expected) and 0 < low <= point <= high
+    mixed = base + np.array([[8, 0, 0], [-8, 0, 0], [8, 0, 0], [-8, 0, 0], [0, 0, 0]])  # gains and losses
+    _, low, high = paired_f1_difference(mixed, base, 500, seed=1)
+    assert low < 0 < high
+    with pytest.raises(ValueError):
+        paired_f1_difference(base, base[:3], 10, seed=1)

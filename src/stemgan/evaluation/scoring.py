@@ -88,6 +88,21 @@ def bootstrap_f1(scores: list[ImageScore], n: int, seed: int) -> tuple[float, fl
     return float(np.nanpercentile(f1, 2.5)), float(np.nanpercentile(f1, 97.5))
 
 
+def paired_f1_difference(a: np.ndarray, b: np.ndarray, n: int, seed: int) -> tuple[float, float, float]:
+    """F1(a) - F1(b), each pooled over the same test images, and its 95% interval from resampling the images
+    with replacement, the same picks for both (paired: an image that is hard for both moves neither).
+    a, b: (images, 3) counts tp, n_predicted, n_true, rows in the same image order."""
+    if len(a) != len(b) or not len(a):
+        raise ValueError("paired_f1_difference needs counts of the same, non-empty list of images")
+    picks = np.random.default_rng(seed).integers(0, len(a), size=(n, len(a)))
+    f1_a, f1_b = (prf(*counts[picks].sum(axis=1).T)[2] for counts in (np.asarray(a, float), np.asarray(b, float)))
+    difference = f1_a - f1_b
+    point = prf(*np.asarray(a, float).sum(axis=0))[2] - prf(*np.asarray(b, float).sum(axis=0))[2]
+    if np.isnan(difference).all():
+        return float(point), float("nan"), float("nan")
+    return float(point), float(np.nanpercentile(difference, 2.5)), float(np.nanpercentile(difference, 97.5))
+
+
 def per_image_table(scores: list[ImageScore]) -> pd.DataFrame:
     rows = []
     for s in scores:

@@ -65,16 +65,84 @@ def markdown(cells: list[dict], sets: list[str], n_seeds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+BASELINES = ("no_noise", "gaussian", "gaussian_minmax")  # what the cycleGAN must beat: physics with or without noise
+
+
+def image_counts(cell_dir: Path) -> pd.DataFrame:
+    """tp, n_predicted, n_true per test image, summed over the cell's seeds (one row per image, by name)."""
+    per_image = pd.read_csv(Path(cell_dir) / "per_image.csv")
+    return per_image.groupby("image")[["tp", "n_predicted", "n_true"]].sum().sort_index()
+
+
+def comparisons(cells_dir: Path, cells: list[dict], sets: list[str], n_bootstrap: int) -> dict:
+    """Per set: F1(cycleGAN) - F1(the baseline with the best mean F1), pooled over seeds and test images, with a
+    paired bootstrap 95% interval over test images; `beats` only when the interval excludes 0."""
+    from stemgan.evaluation.scoring import paired_f1_difference
+
+    by = {(c["source"], c["set"]): c for c in cells}
+    found = {}
+    for set_name in sets:
+        baselines = [by[(b, set_name)] for b in BASELINES if (b, set_name) in by]
+        if ("cyclegan", set_name) not in by or not baselines:
+            continue
+        best = max(baselines, key=lambda c: -1.0 if c["f1_mean"] != c["f1_mean"] else c["f1_mean"])
+        ours = image_counts(Path(cells_dir) / f"cyclegan-{set_name}")
+        theirs = image_counts(Path(cells_dir) / f"{best['source']}-{set_name}").reindex(ours.index)
+        point, low, high = paired_f1_difference(ours.to_numpy(), theirs.to_numpy(), n_bootstrap, seed=0)
+        found[set_name] = {
+            "baseline": best["source"],
+            "f1_difference": point,
+            "low": low,
+            "high": high,
+            "beats": bool(low > 0),
+            "loses": bool(high < 0),
+            "n_test_images": len(ours),
+            "n_true_per_seed": int(ours.n_true.sum() / by[("cyclegan", set_name)]["n_seeds"]),
+        }
+    return found
+
+
+def comparison_markdown(found: dict) -> str:
+    if not found:
+        return ""
+    lines = [
+        "",
+        "cycleGAN against the best baseline of each set (F1 difference, pooled over seeds and test images; 95%",
+        "interval from a paired bootstrap over test images; it beats the baseline only if the interval excludes 0):",
+        "",
+        "| set | baseline | F1 difference | 95% interval | test images | scored vacancies | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for set_name, c in found.items():
+        verdict = "beats" if c["beats"] else "loses" if c["loses"] else "no difference shown"
+        lines.append(
+            f"| {set_name.replace('wse2_', '').replace('_', ' ')} | {SOURCE_NAMES.get(c['baseline'], c['baseline'])} "
+            f"| {100 * c['f1_difference']:+.1f} | {100 * c['low']:+.1f} to {100 * c['high']:+.1f} "
+            f"| {c['n_test_images']} | {c['n_true_per_seed']} | {verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def write_table1(
-    cells_dir: Path, report: Path, metrics: Path, plots_dir: Path, sets: list[str], n_seeds: int, experiment: str
+    cells_dir: Path,
+    report: Path,
+    metrics: Path,
+    plots_dir: Path,
+    sets: list[str],
+    n_seeds: int,
+    experiment: str,
+    n_bootstrap: int = 1000,
 ) -> list[dict]:
     cells = load_cells(cells_dir)
-    atomic_write(report, lambda tmp: tmp.write_text(markdown(cells, sets, n_seeds)))
+    found = comparisons(cells_dir, cells, sets, n_bootstrap)
+    atomic_write(report, lambda tmp: tmp.write_text(markdown(cells, sets, n_seeds) + comparison_markdown(found)))
     nested: dict = {}
     for c in cells:
         nested.setdefault(c["source"], {})[c["set"]] = {k: c[f"{k}_mean"] for k in ("precision", "recall", "f1")} | {
-            "f1_std": c["f1_std"]
+            "f1_std": c["f1_std"],
+            "n_true": int(sum(seed["n_true"] for seed in c["seeds"]) / max(len(c["seeds"]), 1)),
         }
+    nested["cyclegan_vs_best_baseline"] = found
     atomic_write(metrics, lambda tmp: tmp.write_text(json.dumps(nested, indent=2)))
     plots_dir.mkdir(parents=True, exist_ok=True)
     for cell_dir in sorted(Path(cells_dir).glob("*/")):
@@ -93,7 +161,13 @@ def _track(cells: list[dict], nested: dict, report: Path, experiment: str) -> No
 
     with mlflow.start_run(experiment_id=experiment_id(experiment), run_name="table1", tags={"stage": "table1"}) as run:
         log_metrics(
-            {f"{src}.{s}.{k}": v for src, per in nested.items() for s, vals in per.items() for k, v in vals.items()},
+            {
+                f"{src}.{s}.{k}": float(v)
+                for src, per in nested.items()
+                for s, vals in per.items()
+                for k, v in vals.items()
+                if isinstance(v, (int, float))
+            },
             step=0,
         )
         mlflow.log_artifact(str(report))

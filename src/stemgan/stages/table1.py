@@ -28,9 +28,17 @@ def run(args) -> None:
     from stemgan.config import load_params
     from stemgan.evaluation.table1_report import write_table1
 
-    table = load_params(args.params).table1
+    params = load_params(args.params)
+    table = params.table1
     cells = write_table1(
-        args.cells, args.report, args.metrics, args.plots, list(table.sets), table.n_seeds, table.experiment
+        args.cells,
+        args.report,
+        args.metrics,
+        args.plots,
+        list(table.sets),
+        table.n_seeds,
+        table.experiment,
+        params.fcn.scoring.bootstrap,
     )
     print(f"table1: {len(cells)} cells -> {args.report}, {args.metrics}, {args.plots}/")
     print(args.report.read_text())
