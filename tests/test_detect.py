@@ -220,3 +220,41 @@ def test_detect_runs_on_a_real_dm3(tmp_path, params_file):
     assert summary.pixel_size_A[0] == pytest.approx(0.127, abs=0.001) and summary.width_px[0] == 1024
     found = pd.read_csv(tmp_path / "found" / f"{real.stem}.csv")
     assert ((found.x_px >= -0.5) & (found.x_px <= 1023.5)).all()  # on the file's own 1024 px grid
+
+
+@pytest.mark.timeout(600)
+def test_registered_defect_finder_brings_its_threshold_to_detect(tmp_path, params_file, mlflow_store):
+    """An FCN as train-fcn logs it (compiled with the project's loss), registered as promote-fcn does: detect
+    loads models:/NAME@champion and uses the threshold and classes of its tags."""
+    from stemgan.tracking.registry import promote
+
+    run_cli("simulate", "--material", "wse2", "--n-images", 2, "--out", tmp_path / "sim", "--params", params_file)
+    run_cli(
+        "train-fcn",
+        "--source",
+        "gaussian",
+        "--train",
+        tmp_path / "sim",
+        "--out",
+        tmp_path / "fcn",
+        "--params",
+        params_file,
+    )
+    trained = json.loads((tmp_path / "fcn" / "fcn.json").read_text())
+    tags = {"threshold": "0.7", "normalize": "percentile", "classes": "se_vacancy_single", "calibration": "none"}
+    assert promote(trained["seeds"][0]["model_uri"], "wse2-test-defect-finder", 0.5, tags, "test").promoted
+    run_cli(
+        "detect",
+        "--model",
+        "models:/wse2-test-defect-finder@champion",
+        "--images",
+        tmp_path / "sim/images",
+        "--out",
+        tmp_path / "found",
+        "--params",
+        params_file,
+    )
+    used = json.loads((tmp_path / "found" / "model.json").read_text())
+    assert used["threshold"] == 0.7 and used["classes"] == ["se_vacancy_single"] and used["calibration"] == "none"
+    for detections in (tmp_path / "found").glob("wse2_sim_*.csv"):
+        assert (pd.read_csv(detections).probability >= 0.7).all()

@@ -60,6 +60,7 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert load_tiles(repo / "artifacts/tiles/exp_wse2_day_ab").shape == (16, 64, 64)  # both days pooled
     assert (repo / "artifacts/cyclegan/wse2_day_ab/seed_0/generator_sim2exp.keras").is_file()
     assert len(list((repo / "artifacts/generated/wse2_day_b/seed_0/images").glob("*.tif"))) == 2
+    assert len(list((repo / "artifacts/generated/wse2_day_b/seed_0/matched_noise/labels").glob("*.csv"))) == 2
 
     table = (repo / "reports/table1.md").read_text()
     for row in (
@@ -68,21 +69,25 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
         "min-max",
         "cycleGAN-generated",
         "cycleGAN without FFT",
+        "the cycleGAN's own input noise",
+        "the paper's generator",
     ):
         assert row in table
     assert "[15 / 83 / 25]" in table  # the paper's numbers beside ours
     metrics = json.loads((repo / "metrics/table1.json").read_text())
-    comparison = metrics.pop("cyclegan_vs_best_baseline")
-    assert set(metrics) == {"no_noise", "gaussian", "gaussian_minmax", "cyclegan", "cyclegan_nofft"}
-    assert set(comparison) == {"wse2_day_a", "wse2_day_b", "wse2_day_ab"}
-    for found in comparison.values():  # a paired interval around the difference, "beats" only above 0
-        assert found["baseline"] in ("no_noise", "gaussian", "gaussian_minmax") and found["n_test_images"] >= 1
+    best, matched = metrics.pop("cyclegan_vs_best_baseline"), metrics.pop("cyclegan_vs_matched_noise")
+    ablations = {"cyclegan_nofft", "cyclegan_paper"}
+    assert set(metrics) == {"no_noise", "gaussian", "gaussian_minmax", "matched_noise", "cyclegan", *ablations}
+    assert set(best) == set(matched) == {"wse2_day_a", "wse2_day_b", "wse2_day_ab"}
+    for found in (*best.values(), *matched.values()):  # a paired interval around the difference, beats above 0
+        assert found["baseline"] in ("no_noise", "gaussian", "gaussian_minmax", "matched_noise")
         assert found["beats"] == (found["low"] > 0) and found["low"] <= found["f1_difference"] <= found["high"]
+    assert {found["baseline"] for found in matched.values()} == {"matched_noise"}
     assert "cycleGAN against the best baseline" in table
     assert set(metrics["cyclegan"]) == {"wse2_day_a", "wse2_day_b", "wse2_day_ab"}
     assert all(0 <= v["f1"] <= 1 and v["n_true"] >= 0 for per in metrics.values() for v in per.values())
-    assert set(metrics["cyclegan_nofft"]) == {"wse2_day_a"}  # the ablation runs on day A only
-    assert len(list((repo / "metrics/pr_curves").glob("*.csv"))) == 13
+    assert set(metrics["cyclegan_nofft"]) == set(metrics["cyclegan_paper"]) == {"wse2_day_a"}  # ablations: day A
+    assert len(list((repo / "metrics/pr_curves").glob("*.csv"))) == 17
     assert "table1.json" in sh("dvc", "metrics", "show", cwd=repo)
     assert "up to date" in sh("dvc", "status", cwd=repo)
 
@@ -93,9 +98,9 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
         [client.get_experiment_by_name("stemgan-table1").experiment_id], "tags.stage = 'table1'"
     )[0]
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    assert len(children) == 13  # one child run per cell (and seed)
+    assert len(children) == 17  # one child run per cell (and seed)
     fcn_runs = client.search_runs([client.get_experiment_by_name("stemgan-fcn").experiment_id], "tags.stage = 'fcn'")
-    assert len(fcn_runs) == 13  # 3 simulation sources x 3 sets (each set's own calibrated simulations), 3 + 1 cycleGAN
+    assert len(fcn_runs) == 17  # 4 sources x 3 sets (each set's own calibrated simulations), cycleGAN 3 + 2
     cells = {
         c: json.loads((repo / "artifacts/table1" / c / "cell.json").read_text())
         for c in ("no_noise-wse2_day_a", "no_noise-wse2_day_b")

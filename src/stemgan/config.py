@@ -399,7 +399,7 @@ class Table1Config:
     material: str
     n_seeds: Count
     sets: tuple[str, ...]  # keys of the top-level `sets` (its data folders' val/ and test/ are scored)
-    sources: tuple[str, ...] = ("no_noise", "gaussian", "gaussian_minmax", "cyclegan")
+    sources: tuple[str, ...] = ("no_noise", "gaussian", "gaussian_minmax", "matched_noise", "cyclegan")
     experiment: str = "stemgan-table1"
 
 

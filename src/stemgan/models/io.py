@@ -48,7 +48,7 @@ def load_keras_model(ref: str, kind: ModelKind = GENERATOR_MODEL):
 
         setup_tracking()
         try:
-            return mlflow.tensorflow.load_model(ref)
+            return mlflow.tensorflow.load_model(ref, keras_model_kwargs={"compile": False})  # inference only
         except Exception as exc:  # MLflow raises several types for unknown names/aliases
             raise StemganError(
                 f"{ref}: cannot load the model ({str(exc).splitlines()[0]}); "

@@ -38,6 +38,11 @@ def register(sub) -> None:
         "--seeds", type=int, default=1, help="train this many cycleGANs (seeds cyclegan.seed + k), into OUT/seed_<k>"
     )
     p.add_argument("--no-fft", action="store_true", help="without the Fourier-amplitude discriminators (ablation)")
+    p.add_argument(
+        "--paper-generator",
+        action="store_true",
+        help="the paper's generator (ablation): tanh(U-net(x)), not residual, fed N(0, 0.1) white noise only",
+    )
     p.add_argument("--metrics", type=Path, help="also write the final metrics JSON here (DVC metrics)")
     params_arg(p)
     output_folder(p, "sim_tiles", "exp_tiles")
@@ -58,6 +63,13 @@ def run(args) -> None:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
     if args.no_fft:
         cfg = dataclasses.replace(cfg, fft_discriminators=False)
+    if args.paper_generator:
+        cfg = dataclasses.replace(
+            cfg,
+            generator=dataclasses.replace(cfg.generator, residual=False),
+            sim_noise_sigma=0.1,
+            sim_noise_field=dataclasses.replace(cfg.sim_noise_field, sigma=0.0),
+        )
     checkpoints = args.checkpoint_dir or Path("checkpoints") / args.name
     claim_folder(args.out)
     summary = {}

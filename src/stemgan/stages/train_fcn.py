@@ -55,7 +55,7 @@ def train_source(source: str, train_dir: Path, params: Params, out_dir: Path) ->
     fcn, ingest, n_seeds = params.fcn, params.ingest, params.table1.n_seeds
     classes = params.material(params.table1.material).label_defects
     norm, noise = source_settings(source, fcn, params.tile.normalize)
-    folders = seed_folders(Path(train_dir), n_seeds)
+    folders = seed_folders(Path(train_dir), n_seeds, source)
     trains = [load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in folders]  # input errors first
 
     import mlflow

@@ -1,9 +1,11 @@
 """The FCN training sources, and the manifest of the FCNs trained on one (written by the train_fcn stage).
 
 Sources: no_noise (pristine simulations), gaussian (+ N(0, sigma) per crop), gaussian_minmax (the same with
-the paper's min-max scaling for training and test images), cyclegan / cyclegan_nofft (translated by one
-set's cycleGAN, FCN seed k on cycleGAN seed k). Simulation-trained FCNs do not depend on the experimental
-set, so one training serves day A, day B and AB; only the scoring differs.
+the paper's min-max scaling for training and test images), matched_noise (the cycleGAN's own input:
+simulations + the noise the set's cycleGAN was fed, same draws, no generator; its difference to cyclegan is
+what the generator adds), cyclegan / cyclegan_nofft / cyclegan_paper (translated by one set's cycleGAN, its
+no-FFT ablation or the paper's generator; FCN seed k on cycleGAN seed k). Every source trains on the set's
+own calibrated simulations.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 from stemgan.config import FCNConfig, NormalizeConfig
 from stemgan.errors import StemganError, fail
 
-SOURCES = ("no_noise", "gaussian", "gaussian_minmax", "cyclegan", "cyclegan_nofft")
+SOURCES = ("no_noise", "gaussian", "gaussian_minmax", "matched_noise", "cyclegan", "cyclegan_nofft", "cyclegan_paper")
+MATCHED_NOISE = "matched_noise"  # translate's folder of the generator's inputs, in each seed_<k>/
 MANIFEST = "fcn.json"
 
 
@@ -28,9 +31,13 @@ def source_settings(source: str, fcn: FCNConfig, normalize: NormalizeConfig) -> 
     return norm, noise
 
 
-def seed_folders(train_dir: Path, n_seeds: int) -> list[Path]:
-    """Generated sets have seed_<k>/ subfolders (one per cycleGAN seed); simulations serve every seed."""
-    seeded = [train_dir / f"seed_{k}" for k in range(n_seeds)]
+def seed_folders(train_dir: Path, n_seeds: int, source: str = "") -> list[Path]:
+    """Generated sets have seed_<k>/ subfolders (one per cycleGAN seed; matched_noise: their generator inputs,
+    seed_<k>/matched_noise/); simulations serve every seed."""
+    inner = MATCHED_NOISE if source == MATCHED_NOISE else ""
+    seeded = [train_dir / f"seed_{k}" / inner if inner else train_dir / f"seed_{k}" for k in range(n_seeds)]
+    if inner and not (train_dir / "seed_0").is_dir():
+        raise StemganError(f"{train_dir}: no seed_<k>/ folders; matched_noise trains on a translate output")
     if (train_dir / "seed_0").is_dir():
         missing = [p for p in seeded if not p.is_dir()]
         if missing:

@@ -23,6 +23,7 @@ from stemgan.evaluation.preservation import column_preservation
 from stemgan.models.io import GENERATOR_FILE, is_mlflow_uri, load_generator
 from stemgan.models.tiled_inference import predict_tiled
 from stemgan.seeding import item_rng
+from stemgan.training.fcn_sources import MATCHED_NOISE
 from stemgan.training.input_noise import InputNoise
 
 
@@ -63,7 +64,8 @@ def run_translate(
     pixel_size_A: float,
     scan_preserving: bool = False,
 ) -> dict:
-    """Write out_dir/images/*.tif (float32, [-1, 1]) + labels/*.csv (unchanged) + label_preservation.json."""
+    """Write out_dir/images/*.tif (float32, [-1, 1]) + labels/*.csv (unchanged) + label_preservation.json, and
+    the generator's inputs (simulation + input noise) as out_dir/matched_noise/{images,labels}."""
     paths = list_images(Path(sim_dir) / "images")  # input errors before the model load
     generator = load_generator(generator_ref)
     simulated, noisy_inputs, generated, tables = [], [], [], []
@@ -83,8 +85,11 @@ def run_translate(
                 generator, simulated[-1], cfg, noise, item_rng(cfg.seed, path.stem), scan_preserving
             )
             write_tiff(tmp / "images" / path.name, out, pixel_size_A, {"source": path.name, "generator": generator_ref})
-            (tmp / "labels").mkdir(exist_ok=True)
-            shutil.copyfile(label_file, tmp / "labels" / label_file.name)
+            # the generator's input beside its output: the matched-noise training source (same noise, no G)
+            write_tiff(tmp / MATCHED_NOISE / "images" / path.name, noisy_input, pixel_size_A, {"source": path.name})
+            for labels in (tmp / "labels", tmp / MATCHED_NOISE / "labels"):
+                labels.mkdir(exist_ok=True)
+                shutil.copyfile(label_file, labels / label_file.name)
             noisy_inputs.append(noisy_input)
             generated.append(out)
         report = {
