@@ -171,3 +171,26 @@ def test_fcn_trained_on_calibrated_simulations_beats_uncalibrated_on_another_mic
         f1[name] = pd.read_csv(tmp_path / f"eval_{name}/pr_curve.csv").f1.max()  # each at its best threshold
     # params' Z^1.7 simulations: every Se2 column of a Z^2.3 microscope looks half way to a vacancy
     assert f1["calibrated"] > f1["params"] + 0.15, f1
+
+
+def test_real_mos2_image_is_calibrated_and_its_file_sampling_found_off(tmp_path):
+    """temul-toolkit's Se-implanted MoS2 DM3 (60 kV, 0.127 Å/px by its metadata): the MoS2 lattice is found, the
+    metadata's pixel size is a few per cent small (the {100} spacing reads 2.6 Å against 2.74 Å), and the
+    Mo/S2 columns give an exponent in the physical range."""
+    from tests.real_files import real_file
+
+    real = real_file("mos2_dm3", tmp_path / "session")
+    proc = run_cli(
+        "calibrate",
+        "--images",
+        real.parent,
+        "--material",
+        "mos2",
+        "--out",
+        tmp_path / "cal",
+        "--params",
+        ROOT / "params.yaml",
+    )
+    found = json.loads((tmp_path / "cal/calibration.json").read_text())
+    assert 1.02 < found["sampling_correction"] < 1.10 and found["n_columns"] > 2000
+    assert 1.2 < found["z_exponent"] < 2.6 and "mos2: 1 images" in proc.stdout
