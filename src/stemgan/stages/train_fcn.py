@@ -29,6 +29,11 @@ def register(sub) -> None:
         help="labelled training images (images/, labels/; or seed_<k>/ subfolders for generated sets)",
     )
     p.add_argument("--out", type=Path, required=True, help="output folder (fcn_seed_<k>.keras, fcn.json)")
+    p.add_argument(
+        "--material",
+        help="a key of params.yaml 'materials': its label_defects are the classes (default: table1.material)",
+    )
+    p.add_argument("--seeds", type=int, help="FCNs to train, one per seed_<k>/ of a generated set (table1.n_seeds)")
     params_arg(p)
     output_folder(p, "train")
     p.set_defaults(handler=run)
@@ -38,22 +43,30 @@ def run(args) -> None:
     from stemgan.config import load_params
 
     start = time.perf_counter()
-    manifest = train_source(args.source, args.train, load_params(args.params), args.out)
+    params = load_params(args.params)
+    material = args.material or params.table1.material
+    n_seeds = params.table1.n_seeds if args.seeds is None else args.seeds
+    if n_seeds < 1:
+        from stemgan.errors import StemganError
+
+        raise StemganError(f"train-fcn: --seeds {n_seeds}: give at least 1")
+    manifest = train_source(args.source, args.train, params, args.out, material, n_seeds)
     print(
         f"train-fcn: {len(manifest['seeds'])} FCNs on {args.source} ({args.train}) -> {args.out} "
         f"({time.perf_counter() - start:.0f} s)"
     )
 
 
-def train_source(source: str, train_dir: Path, params: Params, out_dir: Path) -> dict:
-    """n_seeds FCNs, each in its own MLflow run with its model; out_dir gets fcn_seed_<k>.keras and fcn.json."""
+def train_source(source: str, train_dir: Path, params: Params, out_dir: Path, material: str, n_seeds: int) -> dict:
+    """n_seeds FCNs finding `material`'s label_defects, each in its own MLflow run with its model; out_dir gets
+    fcn_seed_<k>.keras and fcn.json."""
     from stemgan.data.files import atomic_directory
     from stemgan.data.labelled import load_labelled
     from stemgan.training.fcn_sources import MANIFEST, seed_folders, source_settings
     from stemgan.training.fcn_train import train_fcn
 
-    fcn, ingest, n_seeds = params.fcn, params.ingest, params.table1.n_seeds
-    classes = params.material(params.table1.material).label_defects
+    fcn, ingest = params.fcn, params.ingest
+    classes = params.material(material).label_defects
     norm, noise = source_settings(source, fcn, params.tile.normalize)
     folders = seed_folders(Path(train_dir), n_seeds, source)
     trains = [load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in folders]  # input errors first
@@ -94,6 +107,7 @@ def train_source(source: str, train_dir: Path, params: Params, out_dir: Path) ->
         )
     manifest = {
         "source": source,
+        "material": material,
         "classes": list(classes),
         "normalize": norm.method,
         "training_noise_std": noise,
