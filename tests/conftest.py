@@ -56,6 +56,7 @@ def tiny_params(image_size_px: int = 128) -> dict:
         tile_px=64, stride_px=32, tta=False, bootstrap=20, border_A=1.0, pr_thresholds=[0.3, 0.5, 0.7]
     )
     p["table1"]["n_seeds"] = 1
+    p["real_example"]["examples"] = {}  # off: its own test fetches it (tests/test_real_example.py)
     p["tune"].update(n_trials=2, cyclegan_epochs=2, cyclegan_steps_per_epoch=2, fcn_steps=10)
     return p
 

@@ -60,3 +60,31 @@ def test_classifier_two_sample_test():
     noise = np.random.default_rng(2).normal(0, 0.7, (64, 32, 32)).astype(np.float32)
     apart = classifier_two_sample_test(a, noise, seed=0, epochs=3)
     assert apart.auc > 0.95 and apart.auc_low > 0.8
+
+
+def test_report_shows_what_detect_found_in_a_real_example_and_no_f1(tmp_path):
+    """The real example's section: detect's counts and densities, its overlay beside the README, and no score."""
+    import pandas as pd
+
+    from stemgan.evaluation.report import detections_section, load_detections
+
+    folder = tmp_path / "detect" / "mos2_real"
+    folder.mkdir(parents=True)
+    row = {"image": "real.dm3", "pixel_size_A": 0.127, "width_px": 1024, "height_px": 1024}
+    row |= {"field_of_view_nm2": 169.1, "defects": 12, "density_per_nm2": 0.071}
+    row |= {"s_vacancy_single_count": 12, "s_vacancy_single_per_nm2": 0.071}
+    pd.DataFrame([row]).to_csv(folder / "summary.csv", index=False)
+    (folder / "model.json").write_text('{"threshold": 0.5}')
+    (folder / "real.png").write_bytes(b"\x89PNG overlay")
+    out = tmp_path / "reports"
+    out.mkdir()
+
+    found = load_detections({"mos2_real": "mos2", "not_run_yet": "mos2"}, tmp_path / "detect", out)
+    text = detections_section(found)
+
+    assert list(found) == ["mos2_real"]  # an example whose stage has not run is left out, not invented
+    assert (out / "detections_mos2_real_real.png").read_bytes() == b"\x89PNG overlay"
+    assert "12 s_vacancy_single" in text and "0.0710 s_vacancy_single" in text and "169.1" in text
+    assert "no precision, recall or F1" in text and "F1 " not in text.replace("or F1 is", "")
+    assert "threshold is 0.5" in text
+    assert "real_example.examples is empty" in detections_section({})

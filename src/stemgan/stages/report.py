@@ -37,5 +37,6 @@ def run(args) -> None:
         args.realism,
         args.table1,
         args.cyclegan_metrics,
+        examples={name: example.material for name, example in params.real_example.examples.items()},
     )
     print(f"report: {readme} with figure2.png, power_spectra.png, histograms.png, training_curves.png")
