@@ -3,10 +3,7 @@ place (never committed: these packages are GPL-3). Without PyPI the tests that n
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -41,33 +38,17 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stemga
 
 
 def wheel(requirement: str) -> Path:
+    """The pinned wheel, fetched once by stemgan's own fetcher (the one `fetch-example` uses)."""
+    from stemgan.errors import StemganError
+    from stemgan.microscope.public_images import FetchError, fetch_wheel
+
     name, sha256 = WHEELS[requirement]
-    path = CACHE / name
-    if not path.is_file():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-deps",
-                "--disable-pip-version-check",
-                requirement,
-                "-d",
-                str(CACHE),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if proc.returncode != 0 or not path.is_file():
-            pytest.skip(f"{requirement} could not be fetched from PyPI: {proc.stderr.strip()[-200:]}")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
-        path.unlink()
-        pytest.fail(f"{path}: sha256 differs from the pinned one; removed, run again to fetch it afresh")
-    return path
+    try:
+        return fetch_wheel(requirement, name, sha256, CACHE)
+    except FetchError as exc:
+        pytest.skip(str(exc))
+    except StemganError as exc:
+        pytest.fail(str(exc))
 
 
 def real_file(name: str, folder: Path) -> Path:

@@ -114,7 +114,7 @@ def calibration_warnings(params, root: Path) -> list[str]:
     if params.calibrate.mode == "off":
         return []
     found = []
-    for name in params.sets:
+    for name in (*params.sets, *params.real_example.examples):
         path = root / name / CALIBRATION_FILE
         if not path.is_file():
             found.append(

@@ -47,18 +47,21 @@ def run(args) -> None:
 
     params = load_params(args.params)
     if args.set_name:
-        material_name, name = params.experimental_set(args.set_name).material, args.set_name
+        spec, name = params.experimental_set(args.set_name), args.set_name
+        material_name, optics, overrides = spec.material, params.set_optics(name), dict(spec.optics)
     elif args.material:
-        material_name, name = args.material, args.material
+        material_name, name, optics, overrides = args.material, args.material, params.optics, {}
     else:
         raise StemganError("calibrate: --images needs --material (which crystal the images show)")
     folders = image_folders(args, params)
     material, cfg = params.material(material_name), params.calibrate
     paths = _spread([p for folder in folders for p in list_images(folder)], cfg.max_images)
     record = {"mode": cfg.mode, "set": name, "material": material_name, "images": [str(p) for p in paths]}
+    if overrides:  # the set's instrument (e.g. its voltage): its simulations are made with it in every mode
+        record["optics"] = overrides
     start = time.perf_counter()
     if cfg.mode != "off":
-        record.update(_measure(paths, material, material_name, params, load_working_image, folders))
+        record.update(_measure(paths, material, material_name, params, optics, load_working_image, folders))
     with atomic_directory(args.out) as tmp:
         atomic_write(tmp / CALIBRATION_FILE, lambda f: f.write_text(json.dumps(record, indent=2)))
     print(f"calibrate: {name}: {_summary(record)} -> {args.out} ({time.perf_counter() - start:.1f} s)")
@@ -66,7 +69,7 @@ def run(args) -> None:
         print(f"calibrate: warning: {name}: {warning}")
 
 
-def _measure(paths, material, material_name: str, params, load_working_image, folders) -> dict:
+def _measure(paths, material, material_name: str, params, optics, load_working_image, folders) -> dict:
     from stemgan.calibration.calibrate import calibrate
     from stemgan.errors import StemganError
 
@@ -80,7 +83,7 @@ def _measure(paths, material, material_name: str, params, load_working_image, fo
             params.ingest.working_pixel_size_A,
             material,
             material_name,
-            params.optics,
+            optics,
             seed=cfg.seed,
             reference_size_px=cfg.reference_size_px,
             n_references=cfg.n_references,

@@ -36,10 +36,15 @@ def run(args) -> None:
     params = load_params(args.params)
     cfg = params.simulate if args.n_images is None else dataclasses.replace(params.simulate, n_images=args.n_images)
     material = params.material(args.material)
-    calibration = _read_calibration(args.calibration) if args.calibration else None
+    record = _read_record(args.calibration) if args.calibration else {}
+    calibration = _calibration_in_use(record, args.calibration)
     optics, correction, finish = params.optics, 1.0, None
+    if record.get("optics"):  # the set's instrument (e.g. 60 kV), whatever the calibration mode
+        from stemgan.config import merged_optics
+
+        optics = merged_optics(optics, record["optics"], f"{args.calibration}: optics")
     if calibration is not None:
-        optics, correction = calibration.applied_to(params.optics), calibration.sampling_correction
+        optics, correction = calibration.applied_to(optics), calibration.sampling_correction
         finish = _check_calibration(calibration, cfg.pixel_size_A * correction, args.calibration)
     start = time.perf_counter()
     manifest = run_simulate(args.material, material, optics, cfg, args.out, correction, finish)
@@ -50,19 +55,35 @@ def run(args) -> None:
     )
 
 
-def _read_calibration(folder: Path):
-    """The calibration to apply, or None when its mode is off or report."""
+def _read_record(folder: Path) -> dict:
     import json
 
-    from stemgan.calibration.calibrate import CALIBRATION_FILE, Calibration
+    from stemgan.calibration.calibrate import CALIBRATION_FILE
     from stemgan.errors import StemganError
 
     path = folder / CALIBRATION_FILE
     try:
         record = json.loads(path.read_text())
-        return Calibration.from_dict(record) if record["mode"] == "use" else None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if not isinstance(record, dict) or "mode" not in record:
+            raise ValueError("no calibration mode in it")
+        return record
+    except (OSError, ValueError) as exc:
         raise StemganError(f"{path}: not a readable calibration ({exc}); run `stemgan calibrate` for the set") from exc
+
+
+def _calibration_in_use(record: dict, folder: Path | None):
+    """The calibration to apply, or None when there is none or its mode is off or report."""
+    from stemgan.calibration.calibrate import CALIBRATION_FILE, Calibration
+    from stemgan.errors import StemganError
+
+    if record.get("mode") != "use":
+        return None
+    try:
+        return Calibration.from_dict(record)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StemganError(
+            f"{folder / CALIBRATION_FILE}: not a readable calibration ({exc}); run `stemgan calibrate` for the set"
+        ) from exc
 
 
 def _check_calibration(calibration, true_pixel_A: float, source: Path):
