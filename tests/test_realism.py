@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,25 @@ def test_report_shows_what_detect_found_in_a_real_example_and_no_f1(tmp_path):
     assert "no precision, recall or F1" in text and "F1 " not in text.replace("or F1 is", "")
     assert "threshold is 0.5" in text
     assert "real_example.examples is empty" in detections_section({})
+
+
+def test_report_diagnostic_table_reads_the_stage_json_and_says_when_it_has_not_run(tmp_path):
+    from stemgan.evaluation.report import diagnostic_section
+
+    assert "has not run" in diagnostic_section(tmp_path / "none.json", "diagnostic.png")
+    found = {
+        "set": "wse2_day_a",
+        "n_images": 4,
+        "effects": ["base", "contamination"],
+        "n_true": {"base": 120, "contamination": 118},
+        "sources": {
+            "no_noise": {"base": {"f1": 0.95}, "contamination": {"f1": 0.5}},
+            "cyclegan": {"base": {"f1": 0.97}, "contamination": {"f1": None}},
+        },
+    }
+    path = tmp_path / "diagnostic.json"
+    path.write_text(json.dumps(found))
+    text = diagnostic_section(path, "diagnostic.png")
+    assert "| training source | base (120) | contamination (118) |" in text
+    assert "| no_noise | 95.0 | 50.0 |" in text and "| cyclegan | 97.0 | – |" in text  # undefined is not 0 or 100
+    assert "![diagnostic](diagnostic.png)" in text

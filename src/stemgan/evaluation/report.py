@@ -208,6 +208,30 @@ def detections_section(detections: dict[str, dict]) -> str:
     return "\n".join(parts)
 
 
+def diagnostic_section(path: Path, figure: str) -> str:
+    """Training source x microscope effect, F1 on test sets that each add one effect to the base noise."""
+    if not Path(path).is_file():
+        return "(the diagnostic has not run: stage `diagnose`)"
+    found = json.loads(Path(path).read_text())
+    effects = found["effects"]
+    lines = [
+        f"Set {found['set']}: each column is a labelled test set of {found['n_images']} images made by the virtual "
+        "microscope with only that effect on top of the base (shot and read noise at the session's dose; the "
+        "simulation's own probe), scored by every Table 1 training source's FCNs at the threshold its Table 1 "
+        "cell chose; F1 % (mean over seeds), scored vacancies per image set in the header.",
+        "",
+        "| training source | " + " | ".join(f"{e} ({found['n_true'][e]})" for e in effects) + " |",
+        "|---|" + "---|" * len(effects),
+    ]
+    for source, per_effect in found["sources"].items():
+        cells = []
+        for effect in effects:
+            f1 = per_effect[effect]["f1"]
+            cells.append("–" if f1 is None else f"{100 * f1:.1f}")
+        lines.append(f"| {source} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + f"\n\n![diagnostic]({figure})\n"
+
+
 def load_detections(examples: dict[str, str], detect_dir: Path, out_dir: Path) -> dict[str, dict]:
     """`detect`'s summary and overlays of each real example; the overlays are copied beside the README."""
     import csv
@@ -241,6 +265,7 @@ def write_readme(
     figures: dict[str, str],
     calibrations: dict[str, dict],
     detections: dict[str, dict] | None = None,
+    diagnostic: str = "",
 ) -> Path:
     body = f"""# stemgan report
 
@@ -266,6 +291,9 @@ calibrated simulations, measured the same way.
 
 ## Table 1
 {table1_md.split(chr(10), 2)[2] if table1_md.startswith("#") else table1_md}
+
+## What each microscope effect does to each training source (stage `diagnose`)
+{diagnostic or "(the diagnostic has not run: stage `diagnose`)"}
 
 ## Realism of the training images against each experimental set
 Spectrum distance: mean |log10 power difference| over 0.05–2.4 Å⁻¹ (0 = identical spectra). Noise-floor
@@ -328,6 +356,7 @@ def build_report(
     examples: dict[str, str] | None = None,
     real_dir: Path = Path("artifacts/real"),
     detect_dir: Path = Path("artifacts/detect"),
+    diagnostic: Path = Path("metrics/diagnostic.json"),
 ) -> Path:
     """Everything under out_dir; sets: every experimental set (params `sets`), table1_sets: Table 1's columns;
     examples: real examples (name: material), their images under real_dir/<name>/unlabelled."""
@@ -381,4 +410,7 @@ def build_report(
     training_curves_plot(mlflow_histories(run_ids), out_dir / figures["training"])
     table = Path(table1_md).read_text() if Path(table1_md).is_file() else "(Table 1 not built yet)"
     detections = load_detections(examples, detect_dir, out_dir)
-    return write_readme(out_dir / "README.md", table, load_realism(realism_dir), figures, calibrations, detections)
+    diagnosis = diagnostic_section(diagnostic, "diagnostic.png")
+    return write_readme(
+        out_dir / "README.md", table, load_realism(realism_dir), figures, calibrations, detections, diagnosis
+    )
