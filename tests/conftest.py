@@ -57,6 +57,7 @@ def tiny_params(image_size_px: int = 128) -> dict:
     )
     p["table1"]["n_seeds"] = 1
     p["real_example"]["examples"] = {}  # off: its own test fetches it (tests/test_real_example.py)
+    p["diagnose"]["n_images"] = 1
     p["tune"].update(n_trials=2, cyclegan_epochs=2, cyclegan_steps_per_epoch=2, fcn_steps=10)
     return p
 

@@ -126,42 +126,19 @@ def test_train_fcn_learns_the_classes_of_the_material_it_is_given(tmp_path, mlfl
     """A MoS2 set's FCN finds MoS2's defects (S vacancies), not table1.material's (WSe2's Se vacancies)."""
     params = write_params(tmp_path / "params.yaml", tiny_params(96))
     run_cli("simulate", "--material", "mos2", "--n-images", "1", "--out", tmp_path / "sim", "--params", params)
-    run_cli(
-        "train-fcn",
-        *("--source", "no_noise", "--train", tmp_path / "sim", "--out", tmp_path / "fcn_mos2"),
-        *("--material", "mos2", "--seeds", "1", "--params", params),
-    )
+
+    def train(out: str, *options: str, check: bool = True):
+        source = ("--source", "no_noise", "--train", tmp_path / "sim", "--out", tmp_path / out)
+        return run_cli("train-fcn", *source, *options, "--params", params, check=check)
+
+    train("fcn_mos2", "--material", "mos2", "--seeds", "1")
     manifest = json.loads((tmp_path / "fcn_mos2" / "fcn.json").read_text())
     assert (manifest["material"], manifest["classes"]) == ("mos2", ["s_vacancy_single"])
     assert sorted(p.name for p in (tmp_path / "fcn_mos2").glob("*.keras")) == ["fcn_seed_0.keras"]
 
-    default = run_cli(
-        "train-fcn",
-        "--source",
-        "no_noise",
-        "--train",
-        tmp_path / "sim",
-        "--out",
-        tmp_path / "fcn_d",
-        "--params",
-        params,
-    )
-    assert default.returncode == 0
-    assert json.loads((tmp_path / "fcn_d" / "fcn.json").read_text())["classes"] == ["se_vacancy_single"]
+    train("fcn_default")
+    assert json.loads((tmp_path / "fcn_default" / "fcn.json").read_text())["classes"] == ["se_vacancy_single"]
 
-    bad = run_cli(
-        "train-fcn",
-        "--source",
-        "no_noise",
-        "--train",
-        tmp_path / "sim",
-        "--out",
-        tmp_path / "fcn_0",
-        "--seeds",
-        "0",
-        "--params",
-        params,
-        check=False,
-    )
+    bad = train("fcn_0", "--seeds", "0", check=False)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--seeds 0" in bad.stderr
     assert not (tmp_path / "fcn_0").exists()

@@ -134,3 +134,35 @@ def test_acquire_keeps_existing_data(tmp_path, tiny_params_file):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "--force" in proc.stderr and str(out) in proc.stderr
     assert (out / "mine" / "precious.tif").read_bytes() == b"user data"
+
+
+def test_diagnostic_sets_show_one_effect_each_on_the_same_atoms(tmp_path):
+    """Each effect set is the base plus that effect alone; image i holds the same crystal and defects in each."""
+    from dataclasses import asdict
+
+    from stemgan.config import load_params
+    from stemgan.microscope.diagnostic import EFFECTS, isolated_presets, write_effect_sets
+    from tests.conftest import write_params
+
+    params = load_params(write_params(tmp_path / "params.yaml", tiny_params(96)))
+    preset = params.acquire.presets["day_a"]
+    presets = isolated_presets(preset)
+    assert list(presets) == list(EFFECTS)
+    base = presets["base"]
+    assert base.contamination.coverage == 0 and base.detector.lag_px == 0 and base.detector.line_gain_std == 0
+    assert base.scan.drift_A_per_s.mean == 0 and base.scan.line_jitter_A == 0 and base.optics_overrides == {}
+    assert base.detector.dose_e_per_A2 == preset.detector.dose_e_per_A2  # shot noise at the session's dose
+    for effect, changed in (("probe", "optics_overrides"), ("contamination", "contamination"), ("scan", "scan")):
+        differs = [k for k in asdict(base) if asdict(presets[effect])[k] != asdict(base)[k]]
+        assert differs == [changed], effect
+    assert presets["session"] == preset
+
+    folders = write_effect_sets(
+        "wse2", params.material("wse2"), params.optics, preset, 1, 96, 24, PIXEL_A, 31, tmp_path / "sets"
+    )
+    labels = {e: read_labels(next((f / "labels").glob("*.csv"))) for e, f in folders.items()}
+    images = {e: read_tiff(next((f / "images").glob("*.tif")))[0] for e, f in folders.items()}
+    for effect in ("probe", "contamination", "detector"):  # no scan distortion: the labels do not move
+        assert labels[effect][["x_px", "y_px", "defect"]].equals(labels["base"][["x_px", "y_px", "defect"]])
+    assert not np.allclose(labels["scan"].x_px.to_numpy()[:5], labels["base"].x_px.to_numpy()[:5])
+    assert not np.array_equal(images["contamination"], images["base"])

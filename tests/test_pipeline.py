@@ -127,6 +127,16 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert "| graphene_session_1 | generated |" in readme and "| srtio3_session_1 | generated |" in readme
     assert "## Calibration of each set's simulations" in readme and "| wse2_day_b | " in readme
 
+    # the per-effect diagnostic: every day A source on each effect's own labelled set, in the report
+    diagnostic = json.loads((repo / "metrics/diagnostic.json").read_text())
+    assert diagnostic["effects"] == ["base", "probe", "contamination", "scan", "detector", "session"]
+    assert set(diagnostic["sources"]) == {*metrics} and diagnostic["preset"] == "day_a"
+    for per_effect in diagnostic["sources"].values():
+        assert all(v["f1"] is None or 0 <= v["f1"] <= 1 for v in per_effect.values())
+    assert all(n >= 0 for n in diagnostic["n_true"].values())
+    assert "diagnostic.png" in links and "| cyclegan | " in readme.split("## What each microscope effect")[1]
+    assert "(no real example: real_example.examples is empty)" in readme
+
     summary = json.loads((repo / "reports/tune/study_summary.json").read_text())
     assert sum(summary["trials"].values()) == 2
     from stemgan.models.io import load_generator

@@ -401,6 +401,15 @@ class RealExampleConfig:
 
 
 @dataclass(frozen=True)
+class DiagnoseConfig:
+    """Per microscope effect, a labelled test set with that effect alone; every Table 1 source scored on it."""
+
+    set: str  # a Table 1 set of one demo session (its acquire preset gives the effects)
+    seed: Seed = 31
+    n_images: Count = 4  # per effect
+
+
+@dataclass(frozen=True)
 class RealExampleSection:
     """Real public images through the whole chain (calibrate to detect); `examples: {}` turns it off."""
 
@@ -485,6 +494,7 @@ class Params:
     calibrate: CalibrateConfig
     tune: TuneConfig
     real_example: RealExampleSection
+    diagnose: DiagnoseConfig
     path: str = str(DEFAULT_PARAMS)  # where it was read (for messages), not a params.yaml key
 
     def material(self, name: str) -> MaterialConfig:
@@ -523,6 +533,17 @@ class Params:
             raise StemganError(f"{where} real_example.examples: {sorted(clash)} also in 'sets'; give it another name")
         for name in (*self.sets, *self.real_example.examples):
             self.set_optics(name)
+
+    def session_preset(self, set_name: str) -> str:
+        """The virtual-microscope preset a demo set was acquired with (one session, not a pooled set)."""
+        folders = self.experimental_set(set_name).data
+        presets = {self.acquire.sets[f].preset for f in folders if f in self.acquire.sets}
+        if len(folders) != 1 or len(presets) != 1:
+            raise StemganError(
+                f"{self.path}: diagnose.set '{set_name}' must be one session acquired by the virtual microscope "
+                f"(a folder of acquire.sets); it has {list(folders)}"
+            )
+        return presets.pop()
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

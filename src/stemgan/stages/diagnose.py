@@ -1,0 +1,158 @@
+"""`diagnose`: per effect of a demo session's microscope (shot noise at its dose, probe, contamination, scan
+distortion, detector lag and line gain), a labelled test set with that effect alone on top of the base noise,
+scored by every Table 1 training source's FCNs: which effects a source handles, and which it does not."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from stemgan.stages.arguments import output_folder, params_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "diagnose",
+        help="F1 of every Table 1 training source on test sets that each show one microscope effect",
+        description="The virtual microscope makes diagnose.n_images labelled images per effect of the set's "
+        "session (base: shot and read noise at its dose; then probe, contamination, scan, detector alone; "
+        "session: all); each Table 1 source's FCNs score them at the threshold their Table 1 cell chose.",
+    )
+    p.add_argument("--set", dest="set_name", help="a Table 1 set of one demo session (default: diagnose.set)")
+    p.add_argument("--fcn", type=Path, default=Path("artifacts/fcn"), help="train-fcn outputs (<source>-<set>/)")
+    p.add_argument("--cells", type=Path, default=Path("artifacts/table1"), help="table1-cell outputs (thresholds)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (the labelled effect sets)")
+    p.add_argument("--metrics", type=Path, default=Path("metrics/diagnostic.json"), help="F1 per source and effect")
+    p.add_argument("--figure", type=Path, default=Path("reports/diagnostic.png"), help="heatmap (source x effect)")
+    params_arg(p)
+    output_folder(p, "fcn", "cells")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> None:
+    from stemgan.config import load_params
+    from stemgan.microscope.diagnostic import EFFECTS, write_effect_sets
+
+    params = load_params(args.params)
+    set_name = args.set_name or params.diagnose.set
+    spec, preset_name = params.experimental_set(set_name), params.session_preset(set_name)
+    sources = _scored_sources(args.fcn, args.cells, set_name, params)
+    start = time.perf_counter()
+    folders = write_effect_sets(
+        spec.material,
+        params.material(spec.material),
+        params.set_optics(set_name),
+        params.acquire.presets[preset_name],
+        params.diagnose.n_images,
+        params.acquire.image_size_px,
+        params.acquire.pad_px,
+        params.ingest.working_pixel_size_A,
+        params.diagnose.seed,
+        args.out,
+    )
+    classes = params.material(spec.material).label_defects
+    found = {
+        source: _score_source(fcn_dir, cell, folders, classes, params) for source, (fcn_dir, cell) in sources.items()
+    }
+    n_true = {effect: next(iter(found.values()))[effect]["n_true"] for effect in folders} if found else {}
+    record = {
+        "set": set_name,
+        "preset": preset_name,
+        "n_images": params.diagnose.n_images,
+        "effects": list(folders),
+        "effect_descriptions": {e: EFFECTS[e] for e in folders},
+        "n_true": n_true,
+        "sources": found,
+    }
+    _write(args.metrics, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
+    _heatmap(record, args.figure)
+    print(
+        f"diagnose: {set_name} ({preset_name}): {len(found)} sources x {len(folders)} effects, "
+        f"{params.diagnose.n_images} images each -> {args.metrics}, {args.figure} ({time.perf_counter() - start:.0f} s)"
+    )
+
+
+def _scored_sources(fcn_root: Path, cells_root: Path, set_name: str, params) -> dict[str, tuple[Path, dict]]:
+    """Every source with FCNs and a Table 1 cell for the set (ablations included), in Table 1's order."""
+    from stemgan.errors import StemganError
+
+    found = {}
+    for cell_file in sorted(Path(cells_root).glob(f"*-{set_name}/cell.json")):
+        cell = json.loads(cell_file.read_text())
+        fcn_dir = Path(fcn_root) / f"{cell['source']}-{set_name}"
+        if cell["set"] == set_name and fcn_dir.is_dir():
+            found[cell["source"]] = (fcn_dir, cell)
+    if not found:
+        raise StemganError(f"{cells_root}: no Table 1 cell of {set_name} with its FCNs; run dvc repro up to table1")
+    order = [*params.table1.sources, *sorted(set(found) - set(params.table1.sources))]
+    return {source: found[source] for source in order if source in found}
+
+
+def _score_source(fcn_dir: Path, cell: dict, folders: dict[str, Path], classes, params) -> dict:
+    """F1 (pooled over images, mean over the cell's seeds) per effect, each seed at its Table 1 threshold."""
+    from stemgan.data.labelled import load_labelled
+    from stemgan.evaluation.evaluate import defect_probability, scores_at
+    from stemgan.evaluation.scoring import pooled
+    from stemgan.models.io import FCN_MODEL, load_keras_model
+    from stemgan.training.fcn_sources import read_manifest, source_settings
+
+    scoring, pixel = params.fcn.scoring, params.ingest.working_pixel_size_A
+    manifest = read_manifest(fcn_dir, cell["source"], cell["n_seeds"])
+    norm, _ = source_settings(cell["source"], params.fcn, params.tile.normalize)
+    items = {e: load_labelled(f, norm, params.ingest, params.fcn.tile_size_px) for e, f in folders.items()}
+    per_effect = {effect: [] for effect in folders}
+    for trained, seed in zip(manifest["seeds"], cell["seeds"]):
+        model = load_keras_model(str(Path(fcn_dir) / trained["model"]), FCN_MODEL)
+        for effect, labelled in items.items():
+            probabilities = [
+                defect_probability(model, item.image, 2 ** len(params.fcn.filters), scoring) for item in labelled
+            ]
+            per_effect[effect].append(
+                pooled(scores_at(probabilities, labelled, classes, seed["threshold"], scoring, pixel))
+            )
+    result = {}
+    for effect, seeds in per_effect.items():
+        result[effect] = {
+            "f1": _mean([s["f1"] for s in seeds]),
+            "f1_seeds": [_mean([s["f1"]]) for s in seeds],
+            "precision": _mean([s["precision"] for s in seeds]),
+            "recall": _mean([s["recall"] for s in seeds]),
+            "n_true": int(seeds[0]["n_true"]),
+        }
+    return result
+
+
+def _mean(values: list[float]) -> float | None:
+    """Mean over the defined values; None (JSON null) when none is: an undefined score is not a number."""
+    defined = [v for v in values if v == v]
+    return sum(defined) / len(defined) if defined else None
+
+
+def _write(path: Path, write) -> None:
+    from stemgan.data.files import atomic_write
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(path), write)
+
+
+def _heatmap(record: dict, path: Path) -> None:
+    import numpy as np
+
+    from stemgan.evaluation.figures import plt
+
+    sources, effects = list(record["sources"]), record["effects"]
+    f1 = np.array(
+        [[np.nan if (v := record["sources"][s][e]["f1"]) is None else 100 * v for e in effects] for s in sources]
+    )
+    fig, ax = plt.subplots(figsize=(1.3 * len(effects) + 3, 0.5 * len(sources) + 1.6))
+    image = ax.imshow(f1, cmap="viridis", aspect="auto", vmin=np.nanmin(f1) if np.isfinite(f1).any() else 0, vmax=100)
+    for (r, c), value in np.ndenumerate(f1):
+        ax.text(c, r, "–" if np.isnan(value) else f"{value:.0f}", ha="center", va="center", color="white", fontsize=9)
+    ax.set_xticks(range(len(effects)), [f"{e}\n({record['n_true'][e]})" for e in effects], fontsize=8)
+    ax.set_yticks(range(len(sources)), sources, fontsize=8)
+    ax.set_title(f"F1 % on {record['set']}: each effect alone on top of shot + read noise (vacancies)", fontsize=9)
+    fig.colorbar(image, ax=ax, label="F1 %")
+    fig.tight_layout()
+    _write(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
+    plt.close(fig)
