@@ -36,8 +36,7 @@ def run(args) -> None:
     params = load_params(args.params)
     cfg = params.simulate if args.n_images is None else dataclasses.replace(params.simulate, n_images=args.n_images)
     material = params.material(args.material)
-    record = _read_record(args.calibration) if args.calibration else {}
-    calibration = _calibration_in_use(record, args.calibration)
+    record, calibration = _read_calibration(args.calibration) if args.calibration else ({}, None)
     optics, correction, finish = params.optics, 1.0, None
     if record.get("optics"):  # the set's instrument (e.g. 60 kV), whatever the calibration mode
         from stemgan.config import merged_optics
@@ -55,35 +54,19 @@ def run(args) -> None:
     )
 
 
-def _read_record(folder: Path) -> dict:
+def _read_calibration(folder: Path) -> tuple[dict, object]:
+    """calibration.json's record, and the calibration to apply (None when its mode is off or report)."""
     import json
 
-    from stemgan.calibration.calibrate import CALIBRATION_FILE
+    from stemgan.calibration.calibrate import CALIBRATION_FILE, Calibration
     from stemgan.errors import StemganError
 
     path = folder / CALIBRATION_FILE
     try:
         record = json.loads(path.read_text())
-        if not isinstance(record, dict) or "mode" not in record:
-            raise ValueError("no calibration mode in it")
-        return record
-    except (OSError, ValueError) as exc:
+        return record, (Calibration.from_dict(record) if record["mode"] == "use" else None)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StemganError(f"{path}: not a readable calibration ({exc}); run `stemgan calibrate` for the set") from exc
-
-
-def _calibration_in_use(record: dict, folder: Path | None):
-    """The calibration to apply, or None when there is none or its mode is off or report."""
-    from stemgan.calibration.calibrate import CALIBRATION_FILE, Calibration
-    from stemgan.errors import StemganError
-
-    if record.get("mode") != "use":
-        return None
-    try:
-        return Calibration.from_dict(record)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise StemganError(
-            f"{folder / CALIBRATION_FILE}: not a readable calibration ({exc}); run `stemgan calibrate` for the set"
-        ) from exc
 
 
 def _check_calibration(calibration, true_pixel_A: float, source: Path):
