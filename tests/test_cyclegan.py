@@ -273,3 +273,28 @@ def test_mixed_precision_train_step_is_finite():
         assert any(layer.compute_dtype == "float16" for layer in model.gen_sim2exp.layers)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_the_paper_profile_builds_and_trains_one_step_on_this_cpu():
+    """The GPU profile (54M-parameter generators at 256², mixed float16, XLA) as a GPU user would run it, one step
+    at batch 1: a GPU node is not the first to find out that it does not build. A subprocess: the profile's
+    mixed-precision policy is global to Keras."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    command = [sys.executable, str(ROOT / "benchmarks/train_throughput.py"), "--profile", "profiles/paper.yaml"]
+    proc = subprocess.run(
+        [*command, "--steps", "1", "--warmup", "1", "--batch-size", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1100,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "tile 256px batch 1" in proc.stdout and "mixed=True xla=True" in proc.stdout
+    g_params = float(proc.stdout.split(" G ")[1].split("M params")[0])
+    assert g_params > 50  # the paper's 8-level, 64-filter U-net, not the CPU default
