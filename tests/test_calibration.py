@@ -74,24 +74,18 @@ def test_calibrate_command_writes_what_it_found(tmp_path):
     assert found["sublattice_ratio"] < found["sublattice_ratio_simulated"]  # dimmer Se2 than params' Z^1.7 gives
 
 
+def simulate_cli(tmp_path, n_images: int, params):
+    """WSe2 simulations made with the calibration in tmp_path/cal."""
+    calibration = ("--calibration", tmp_path / "cal", "--n-images", n_images)
+    return run_cli("simulate", "--material", "wse2", *calibration, "--out", tmp_path / "sim", "--params", params)
+
+
 def test_calibrated_simulations_show_what_the_microscope_shows(tmp_path):
     """simulate --calibration: the set's simulations measured as its images were give the images' column
     ratio and width, where params' own optics do not; with calibrate.mode report they stay uncalibrated."""
     _, images = microscope_images("wse2", 2.3, 1.2, 1.0, n=2)
     calibrate_cli(tmp_path, images)
-    run_cli(
-        "simulate",
-        "--material",
-        "wse2",
-        "--calibration",
-        tmp_path / "cal",
-        "--n-images",
-        2,
-        "--out",
-        tmp_path / "sim",
-        "--params",
-        ROOT / "params.yaml",
-    )
+    simulate_cli(tmp_path, 2, ROOT / "params.yaml")
     check = json.loads((tmp_path / "sim/calibration.json").read_text())
     exp, before, after = check["experiment"], check["before"], check["after"]
     assert after["sublattice_ratio"] == pytest.approx(exp["sublattice_ratio"], rel=0.05)
@@ -103,19 +97,7 @@ def test_calibrated_simulations_show_what_the_microscope_shows(tmp_path):
     params["calibrate"]["mode"] = "report"
     report = write_params(tmp_path / "report.yaml", params)
     calibrate_cli(tmp_path, images, params=report)
-    proc = run_cli(
-        "simulate",
-        "--material",
-        "wse2",
-        "--calibration",
-        tmp_path / "cal",
-        "--n-images",
-        1,
-        "--out",
-        tmp_path / "sim",
-        "--params",
-        report,
-    )
+    proc = simulate_cli(tmp_path, 1, report)
     assert "uncalibrated" in proc.stdout and not (tmp_path / "sim/calibration.json").exists()
 
 
