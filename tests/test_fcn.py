@@ -133,7 +133,7 @@ def test_train_fcn_learns_the_classes_of_the_material_it_is_given(tmp_path, mlfl
 
     train("fcn_mos2", "--material", "mos2", "--seeds", "1")
     manifest = json.loads((tmp_path / "fcn_mos2" / "fcn.json").read_text())
-    assert (manifest["material"], manifest["classes"]) == ("mos2", ["s_vacancy_single"])
+    assert (manifest["material"], manifest["classes"]) == ("mos2", ["s_vacancy_single", "se_substitution"])
     assert sorted(p.name for p in (tmp_path / "fcn_mos2").glob("*.keras")) == ["fcn_seed_0.keras"]
 
     train("fcn_default")

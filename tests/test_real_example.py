@@ -31,14 +31,14 @@ def test_real_example_runs_from_the_pinned_wheel_to_detections(repo, mlflow_stor
     manifest = pd.read_csv(repo / "artifacts/sim/mos2_real/manifest.csv")
     assert (manifest.voltage_kV == 60).all() and (manifest.z_exponent == calibration["z_exponent"]).all()
     fcn = json.loads((repo / "artifacts/fcn/cyclegan-mos2_real/fcn.json").read_text())
-    assert (fcn["material"], fcn["classes"], len(fcn["seeds"])) == ("mos2", ["s_vacancy_single"], 1)
+    assert (fcn["material"], fcn["classes"], len(fcn["seeds"])) == ("mos2", ["s_vacancy_single", "se_substitution"], 1)
 
     summary = pd.read_csv(repo / "artifacts/detect/mos2_real/summary.csv")
     assert list(summary.image) == [image.name]
     assert summary.pixel_size_A.iloc[0] == pytest.approx(0.127, rel=1e-3)  # the file's own grid
     assert (summary.width_px.iloc[0], summary.height_px.iloc[0]) == (1024, 1024)
     found = pd.read_csv(repo / "artifacts/detect/mos2_real" / f"{image.stem}.csv")
-    assert set(found.defect) <= {"s_vacancy_single"}
+    assert set(found.defect) <= {"s_vacancy_single", "se_substitution"}
     assert found.x_px.between(0, 1024).all() and found.y_px.between(0, 1024).all()
     assert (repo / "artifacts/detect/mos2_real" / f"{image.stem}.png").is_file()
     realism = json.loads((repo / "metrics/realism/mos2_real.json").read_text())
