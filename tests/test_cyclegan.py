@@ -255,32 +255,61 @@ def test_bad_generator_reference_is_one_line(tmp_path, tiny_params_file, mlflow_
     assert not (tmp_path / "gen").exists()
 
 
-def test_mixed_precision_train_step_is_finite():
-    """The GPU setting (mixed_float16 + loss scaling) runs and stays finite; outputs stay float32."""
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_train_step_is_finite_and_leaves_the_global_policy(precision):
+    """The GPU setting (mixed_float16 + loss scaling) and the AMX CPU one (mixed_bfloat16, no scaling: bfloat16 has
+    float32's range) run and stay finite; outputs stay float32; an FCN built afterwards is float32 again."""
     import keras
 
-    from stemgan.training.cyclegan_train import build_cyclegan, configure_precision_and_strategy
+    from stemgan.training.cyclegan_train import build_cyclegan
 
-    cfg = tiny_cyclegan_config(mixed_precision=True)
-    try:
-        configure_precision_and_strategy(cfg)
-        model = build_cyclegan(cfg, 32, 10)
-        tiles = tf.constant(lattice_tiles(4, 32, 0))
-        logs = model.train_step((tiles, tiles))
-        assert all(np.isfinite(float(v)) for v in logs.values())
-        assert isinstance(model.generator_optimizer, keras.optimizers.LossScaleOptimizer)
-        assert model.gen_sim2exp.output.dtype == "float32"
-        assert any(layer.compute_dtype == "float16" for layer in model.gen_sim2exp.layers)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    model = build_cyclegan(tiny_cyclegan_config(precision=precision), 32, 10)
+    tiles = tf.constant(lattice_tiles(4, 32, 0))
+    logs = model.train_step((tiles, tiles))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    scaled = isinstance(model.generator_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (precision == "mixed_float16")
+    assert model.gen_sim2exp.output.dtype == "float32"
+    assert any(layer.compute_dtype == precision.removeprefix("mixed_") for layer in model.gen_sim2exp.layers)
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_auto_precision_follows_the_cpu_flags(tmp_path):
+    from stemgan.models.precision import cpu_flags, resolve_precision
+
+    amx = tmp_path / "amx"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
+    plain = tmp_path / "plain"
+    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma\n")
+    assert "amx_bf16" in cpu_flags(amx) and not cpu_flags(plain) & {"amx_bf16", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") == set()
+    assert resolve_precision("auto") in ("float32", "mixed_bfloat16")  # this CPU, no GPU in the suite
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("float8")
+
+
+def test_instance_normalization_matches_group_normalization_with_a_group_per_channel():
+    """The fused layer computes what GroupNormalization(groups=-1) did (old generators still load with that)."""
+    import keras
+
+    from stemgan.models.blocks import InstanceNormalization
+
+    x = tf.constant(np.random.default_rng(0).normal(2.0, 3.0, (3, 16, 16, 8)).astype(np.float32))
+    ours, reference = InstanceNormalization(), keras.layers.GroupNormalization(groups=-1, epsilon=1e-5)
+    ours.build(x.shape)
+    reference.build(x.shape)
+    gamma, beta = np.linspace(0.5, 2.0, 8), np.linspace(-1.0, 1.0, 8)
+    ours.set_weights([gamma, beta])
+    reference.set_weights([gamma, beta])
+    np.testing.assert_allclose(ours(x).numpy(), reference(x).numpy(), atol=1e-4)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_the_paper_profile_builds_and_trains_one_step_on_this_cpu():
-    """The GPU profile (54M-parameter generators at 256², mixed float16, XLA) as a GPU user would run it, one step
-    at batch 1: a GPU node is not the first to find out that it does not build. A subprocess: the profile's
-    mixed-precision policy is global to Keras."""
+    """The GPU profile (54M-parameter generators at 256², automatic mixed precision, XLA) as a GPU user would run
+    it, one step at batch 1: a GPU node is not the first to find out that it does not build. A subprocess: XLA
+    and a 54M model are heavy for the suite's own process."""
     import subprocess
     import sys
 
@@ -295,6 +324,6 @@ def test_the_paper_profile_builds_and_trains_one_step_on_this_cpu():
         timeout=1100,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "tile 256px batch 1" in proc.stdout and "mixed=True xla=True" in proc.stdout
+    assert "tile 256px batch 1" in proc.stdout and "xla=True" in proc.stdout and "precision=" in proc.stdout
     g_params = float(proc.stdout.split(" G ")[1].split("M params")[0])
     assert g_params > 50  # the paper's 8-level, 64-filter U-net, not the CPU default

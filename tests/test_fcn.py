@@ -142,3 +142,22 @@ def test_train_fcn_learns_the_classes_of_the_material_it_is_given(tmp_path, mlfl
     bad = train("fcn_0", "--seeds", "0", check=False)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--seeds 0" in bad.stderr
     assert not (tmp_path / "fcn_0").exists()
+
+
+def test_fused_batch_normalization_computes_what_keras_batch_normalization_does(tmp_path):
+    """Same output in training, same moving statistics after updates, same inference; and it saves and loads."""
+    import keras
+
+    from stemgan.models.fcn import FusedBatchNormalization
+    from stemgan.models.io import FCN_MODEL, load_keras_model
+
+    x = tf.constant(np.random.default_rng(0).normal(1.5, 2.0, (4, 8, 8, 3)).astype(np.float32))
+    ours, reference = FusedBatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    for _ in range(3):
+        np.testing.assert_allclose(ours(x, training=True), reference(x, training=True), atol=1e-5)
+    np.testing.assert_allclose(ours.moving_variance.numpy(), reference.moving_variance.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.moving_mean.numpy(), reference.moving_mean.numpy(), atol=1e-6)
+    np.testing.assert_allclose(ours(x), reference(x), atol=1e-5)
+    model = keras.Sequential([keras.Input((8, 8, 3)), ours])
+    model.save(tmp_path / "bn.keras")
+    np.testing.assert_allclose(load_keras_model(str(tmp_path / "bn.keras"), FCN_MODEL)(x), ours(x), atol=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stemgan.evaluation.scoring import ImageScore, bootstrap_f1, defect_coordinates, pooled, prf, score_image
@@ -68,6 +69,31 @@ def test_defect_coordinates_from_probability_peaks():
     coords, values = defect_coordinates(prob, threshold=0.5, min_distance_px=4)
     assert sorted(map(tuple, coords.tolist())) == [(20.0, 70.0), (40.0, 30.0)]  # (x, y)
     assert sorted(values.tolist()) == pytest.approx([0.6, 0.9])
+
+
+def test_one_peak_search_scores_every_threshold_as_a_search_per_threshold_would():
+    """ThresholdSweep's scores equal scores_at's (a fresh peak_local_max per threshold) at every threshold, on
+    smooth random maps where peaks crowd within min_distance of each other and suppress one another."""
+    from scipy.ndimage import gaussian_filter
+
+    from stemgan.config import ScoringConfig
+    from stemgan.data.labelled import LabelledImage
+    from stemgan.evaluation.evaluate import ThresholdSweep, scores_at
+
+    rng = np.random.default_rng(3)
+    maps = [np.clip(gaussian_filter(rng.random((128, 128)), 2) * 9 - 4.0, 0, 1) for _ in range(3)]
+    labels = [
+        pd.DataFrame({"x_px": rng.uniform(0, 128, 40), "y_px": rng.uniform(0, 128, 40), "defect": "se_vacancy"})
+        for _ in maps
+    ]
+    items = [LabelledImage(f"i{k}", m, lab) for k, (m, lab) in enumerate(zip(maps, labels))]
+    scoring, thresholds = ScoringConfig(), [0.1, 0.25, 0.4, 0.55, 0.7, 0.85]
+    sweep = ThresholdSweep(maps, thresholds, scoring, 0.2)
+    for t in thresholds:
+        assert sweep.scores(items, ("se_vacancy",), t) == scores_at(maps, items, ("se_vacancy",), t, scoring, 0.2)
+    assert sum(s.n_predicted for s in sweep.scores(items, ("se_vacancy",), 0.1)) > 30  # crowded enough to test
+    with pytest.raises(ValueError, match="below the sweep"):
+        sweep.scores(items, ("se_vacancy",), 0.05)
 
 
 def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_path, mlflow_store):

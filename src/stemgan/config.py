@@ -290,7 +290,7 @@ class CycleGANConfig:
     augment: str = "dihedral"  # dihedral (8 symmetries, the paper's) | scan_preserving (4)
     generator: GeneratorConfig = GeneratorConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
-    mixed_precision: bool = False
+    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
     xla: bool = False
     sample_every_epochs: NonNegativeCount = 5
     monitor_tiles: Count = 32  # tiles for the per-epoch realism metric and sample grids

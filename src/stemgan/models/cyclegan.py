@@ -98,23 +98,32 @@ class CycleGAN(keras.Model):
         fourier = generator_loss(self.cfg.adversarial_loss, critic_fft(fake, training=True))
         return (1.0 - self.cfg.fft_weight) * real_space + self.cfg.fft_weight * fourier
 
+    def _paired(self, network, a, b):
+        """network(a), network(b) as one call, unless batch statistics would mix the two inputs."""
+        if self.cfg.generator.norm == "batch":
+            return network(a, training=True), network(b, training=True)
+        return tf.split(network(tf.concat([a, b], axis=0), training=True), 2, axis=0)
+
     def _judging(self, real, fake, critic):
-        loss = self.cfg.adversarial_loss
-        return discriminator_loss(loss, critic(real, training=True), critic(fake, training=True))
+        """Discriminator loss, real and (pooled) fake judged in one call."""
+        if self.cfg.discriminator.norm == "batch":
+            real_logits, fake_logits = critic(real, training=True), critic(fake, training=True)
+        else:
+            real_logits, fake_logits = tf.split(critic(tf.concat([real, fake], axis=0), training=True), 2, axis=0)
+        return discriminator_loss(self.cfg.adversarial_loss, real_logits, fake_logits)
 
     def train_step(self, data):
         sim, exp = data
         cfg = self.cfg
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape(persistent=True) as tape:
-            fake_exp = self.gen_sim2exp(sim, training=True)
-            fake_sim = self.gen_exp2sim(exp, training=True)
+            # one call per network where the inputs are independent: fewer, larger ops (instance norm is per image)
+            fake_exp, same_exp = self._paired(self.gen_sim2exp, sim, exp)
+            fake_sim, same_sim = self._paired(self.gen_exp2sim, exp, sim)
             cycle = distance("l1", sim, self.gen_exp2sim(fake_exp, training=True)) + distance(
                 "l1", exp, self.gen_sim2exp(fake_sim, training=True)
             )
-            identity = distance(cfg.identity_distance, exp, self.gen_sim2exp(exp, training=True)) + distance(
-                cfg.identity_distance, sim, self.gen_exp2sim(sim, training=True)
-            )
+            identity = distance(cfg.identity_distance, exp, same_exp) + distance(cfg.identity_distance, sim, same_sim)
             g_adv = self._fooling(fake_exp, self.disc_exp, self.disc_exp_fft)
             f_adv = self._fooling(fake_sim, self.disc_sim, self.disc_sim_fft)
             generator_total = g_adv + f_adv + cfg.lambda_cycle * cycle + cfg.lambda_identity * identity

@@ -4,6 +4,7 @@ dropout 0.1; class logits over {background, defect classes...}, softmax at infer
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 # Short CPU trainings move the weights fast; Keras' default 0.99 leaves the moving statistics far
@@ -11,12 +12,45 @@ from keras import layers
 BN_MOMENTUM = 0.9
 
 
+@keras.saving.register_keras_serializable(package="stemgan")
+class FusedBatchNormalization(layers.Layer):
+    """Keras' BatchNormalization (NHWC, epsilon 1e-3, biased batch variance into the moving statistics) as TF's
+    one fused kernel: Keras 3 composes it from moments and elementwise ops, a third of the FCN's CPU train step."""
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum, self.epsilon = momentum, epsilon
+
+    def build(self, input_shape):
+        shape = (input_shape[-1],)
+        self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta")
+        self.moving_mean = self.add_weight(shape=shape, initializer="zeros", name="moving_mean", trainable=False)
+        self.moving_variance = self.add_weight(shape=shape, initializer="ones", name="moving_variance", trainable=False)
+
+    def call(self, x, training=False):
+        fused = tf.compat.v1.nn.fused_batch_norm
+        if not training:
+            return fused(
+                x, self.gamma, self.beta, self.moving_mean, self.moving_variance, self.epsilon, is_training=False
+            )[0]
+        y, mean, variance = fused(x, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), variance.dtype)
+        variance = variance * (count - 1.0) / tf.maximum(count, 1.0)  # the kernel returns the unbiased variance
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return y
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon}
+
+
 def residual_block(x, filters: int, dropout: float):
     shortcut = layers.Conv2D(filters, 1, padding="same")(x)
-    y = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+    y = FusedBatchNormalization(momentum=BN_MOMENTUM)(x)
     y = layers.ReLU()(y)
     y = layers.Conv2D(filters, 3, padding="same")(y)
-    y = layers.BatchNormalization(momentum=BN_MOMENTUM)(y)
+    y = FusedBatchNormalization(momentum=BN_MOMENTUM)(y)
     y = layers.ReLU()(y)
     if dropout:
         y = layers.Dropout(dropout)(y)

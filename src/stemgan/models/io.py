@@ -39,7 +39,9 @@ def load_keras_model(ref: str, kind: ModelKind = GENERATOR_MODEL):
     """A Keras model from a .keras file or an MLflow model URI, with one-line errors."""
     import keras
 
-    import stemgan.models.fourier  # noqa: F401  (registers custom layers for deserialisation)
+    import stemgan.models.blocks  # noqa: F401  (registers custom layers for deserialisation)
+    import stemgan.models.fcn  # noqa: F401
+    import stemgan.models.fourier  # noqa: F401
 
     if is_mlflow_uri(ref):
         import mlflow.tensorflow

@@ -56,31 +56,34 @@ def finished_output(out_dir: Path, fingerprint_value: str, epochs: int) -> Cycle
     )
 
 
-def configure_precision_and_strategy(cfg: CycleGANConfig):
-    """Mixed precision on request; MirroredStrategy when several GPUs are visible."""
-    import keras
+def distribution_strategy():
+    """MirroredStrategy when several GPUs are visible, else the default strategy."""
     import tensorflow as tf
 
-    keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     gpus = tf.config.list_physical_devices("GPU")
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
 
 
 def build_cyclegan(cfg: CycleGANConfig, tile_size: int, steps_per_epoch: int):
-    """A compiled CycleGAN with Adam optimisers on the constant-then-linear-decay schedule."""
+    """A compiled CycleGAN with Adam optimisers on the constant-then-linear-decay schedule, its layers in
+    cfg.precision (the process's global Keras policy is left as it was: an FCN built later stays float32)."""
     import keras
 
     from stemgan.models.cyclegan import CycleGAN
+    from stemgan.models.precision import keras_policy, resolve_precision
     from stemgan.models.schedule import ConstantThenLinearDecay
 
+    precision = resolve_precision(cfg.precision)
     total = cfg.epochs * steps_per_epoch
     schedule = ConstantThenLinearDecay(cfg.lr, (cfg.epochs // 2) * steps_per_epoch, total)
 
     def adam():
         optimizer = keras.optimizers.Adam(schedule, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
-        return keras.optimizers.LossScaleOptimizer(optimizer) if cfg.mixed_precision else optimizer
+        # float16 underflows small gradients without loss scaling; bfloat16 has float32's exponent range
+        return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "mixed_float16" else optimizer
 
-    model = CycleGAN(cfg, tile_size)
+    with keras_policy(precision):
+        model = CycleGAN(cfg, tile_size)
     model.compile(generator_optimizer=adam(), discriminator_optimizer=adam(), jit_compile=cfg.xla)
     model.generator_optimizer.build([v for g in model.generators for v in g.trainable_variables])
     model.discriminator_optimizer.build([v for d in model.discriminators for v in d.trainable_variables])
@@ -180,8 +183,7 @@ def train_cyclegan(
     prepare_checkpoint_dir(checkpoint_dir, fingerprint_value=fingerprint_value)
 
     keras.utils.set_random_seed(cfg.seed)
-    strategy = configure_precision_and_strategy(cfg)
-    with strategy.scope():
+    with distribution_strategy().scope():
         model = build_cyclegan(cfg, tile_size, steps)
     epoch_counter = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(

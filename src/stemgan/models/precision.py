@@ -1,0 +1,48 @@
+"""The numeric precision a model trains in: the fastest this machine does well, unless params.yaml says which."""
+
+from __future__ import annotations
+
+import contextlib
+from functools import lru_cache
+from pathlib import Path
+
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+# CPU flags (Linux /proc/cpuinfo) of bfloat16 matrix units: oneDNN runs bfloat16 convolutions on them
+# about 3x faster than float32; without them bfloat16 is emulated and slower than float32
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    try:
+        text = cpuinfo.read_text()
+    except OSError:  # not Linux: no flags known, so no bfloat16
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+@lru_cache(maxsize=None)
+def resolve_precision(precision: str) -> str:
+    """A Keras dtype policy name. auto: mixed_float16 on a GPU (tensor cores, with loss scaling), mixed_bfloat16
+    on a CPU with bfloat16 matrix units (AMX, AVX512-BF16), else float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_flags() & set(BF16_CPU_FLAGS) else "float32"
+
+
+@contextlib.contextmanager
+def keras_policy(name: str):
+    """Layers built inside take the policy `name`; the global policy is restored afterwards."""
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
