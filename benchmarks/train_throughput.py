@@ -4,9 +4,8 @@ python benchmarks/train_throughput.py                      # params.yaml (CPU de
 python benchmarks/train_throughput.py --profile profiles/paper.yaml --steps 20
 python benchmarks/train_throughput.py --baseline 556da5c     # old and new code in one run, the ratio printed
 
---baseline REV measures the commit REV's own benchmark, params.yaml and code (read with `git archive`, so
-your checkout is untouched) and this checkout's, alternately --repeats times each in fresh processes, and
-prints the best of each and their ratio: a shared machine's slow moments hit both sides alike.
+--baseline REV measures the commit REV's own benchmark, params.yaml and code and this checkout's, alternately
+in fresh processes (benchmarks/baseline.py), and prints the best of each and their ratio.
 """
 
 from __future__ import annotations
@@ -14,13 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
-import subprocess
-import sys
-import tarfile
-import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -78,46 +71,14 @@ def main() -> None:
     )
 
 
-def tiles_per_second(command: list[str], cwd: Path, env: dict) -> tuple[float, str]:
-    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    line = (proc.stdout.strip().splitlines() or [""])[-1]
-    found = re.search(r"([0-9.]+) tiles/s", line)
-    if proc.returncode or not found:
-        sys.exit(f"train_throughput: {' '.join(command)} in {cwd} failed:\n{proc.stderr[-2000:]}")
-    return float(found.group(1)), line
-
-
 def compare(args) -> None:
-    """Best tiles/s of the baseline commit and of this checkout, measured alternately; their ratio."""
-    here = Path(__file__).resolve().parents[1]
+    from baseline import compare as compare_commits
+
     passed = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
     passed += ["--batch-size", str(args.batch_size)] if args.batch_size else []
-    with tempfile.TemporaryDirectory(prefix="stemgan-baseline-") as tmp:
-        old = Path(tmp)
-        archive = subprocess.run(
-            ["git", "archive", args.baseline, "src", "benchmarks", "params.yaml", "profiles"],
-            cwd=here,
-            capture_output=True,
-            check=True,
-        ).stdout
-        (old / "baseline.tar").write_bytes(archive)
-        with tarfile.open(old / "baseline.tar") as tar:
-            tar.extractall(old, filter="data")
-        sides = {
-            f"baseline {args.baseline}": (old, {**os.environ, "PYTHONPATH": str(old / "src")}),
-            "this checkout": (here, {**os.environ, "PYTHONPATH": str(here / "src")}),
-        }
-        best = {name: 0.0 for name in sides}
-        for repeat in range(args.repeats):
-            for name, (root, env) in sides.items():
-                profile = ["--profile", args.profile] if args.profile else []
-                command = [sys.executable, str(root / "benchmarks/train_throughput.py"), *passed, *profile]
-                rate, line = tiles_per_second(command, root, env)
-                best[name] = max(best[name], rate)
-                print(f"[{repeat + 1}/{args.repeats}] {name}: {line}", flush=True)
-    (old_name, old_rate), (new_name, new_rate) = best.items()
-    print(f"best of {args.repeats}: {old_name} {old_rate:.2f} tiles/s, {new_name} {new_rate:.2f} tiles/s")
-    print(f"ratio (this checkout / baseline): {new_rate / old_rate:.2f}x")
+    passed += ["--profile", args.profile] if args.profile else []
+    patterns = {"cycleGAN train tiles/s": (r"([0-9.]+) tiles/s", True)}
+    compare_commits("benchmarks/train_throughput.py", passed, args.baseline, args.repeats, patterns)
 
 
 if __name__ == "__main__":

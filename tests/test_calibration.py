@@ -176,3 +176,23 @@ def test_real_mos2_image_is_calibrated_and_its_file_sampling_found_off(tmp_path)
     found = json.loads((tmp_path / "cal/calibration.json").read_text())
     assert 1.02 < found["sampling_correction"] < 1.10 and found["n_columns"] > 2000
     assert 1.2 < found["z_exponent"] < 2.6 and "mos2: 1 images" in proc.stdout
+
+
+def test_local_maxima_are_exactly_peak_local_max_with_and_without_ties():
+    """The fast path (no spacing pass) and the tie fallback both return what skimage returns, in its order."""
+    from scipy.ndimage import gaussian_filter
+    from skimage.feature import peak_local_max
+
+    from stemgan.calibration.peaks import local_maxima
+
+    rng = np.random.default_rng(5)
+    smooth = gaussian_filter(rng.random((96, 80)), 1.5)
+    plateaus = np.round(smooth * 20) / 20  # equal-valued neighbours: the spacing pass has work to do
+    for image in (smooth, plateaus):
+        for distance, border, rel, peaks in ((1, True, None, np.inf), (3, True, 0.05, np.inf), (4, 7, None, 12)):
+            expected = peak_local_max(
+                image, min_distance=distance, threshold_rel=rel, exclude_border=border, num_peaks=peaks
+            )
+            found = local_maxima(image, distance, threshold_rel=rel, exclude_border=border, num_peaks=peaks)
+            np.testing.assert_array_equal(found, expected)
+            assert len(found) > 3

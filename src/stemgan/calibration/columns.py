@@ -8,8 +8,9 @@ import numpy as np
 import scipy.ndimage as ndi
 from scipy.optimize import curve_fit
 from scipy.spatial import cKDTree
-from skimage.feature import peak_local_max
 from skimage.filters import threshold_otsu
+
+from stemgan.calibration.peaks import local_maxima
 
 BLOB_A = 0.4  # width (Å) of the blob filter that finds columns: about an ADF column's
 SMOOTH_A = 0.25  # Gaussian smoothing before peak finding and intensity reading: shot noise down, columns kept
@@ -40,9 +41,7 @@ def find_columns(image: np.ndarray, pixel_size_A: float, spacing_A: float) -> Co
     # found on the blob response (-Laplacian of Gaussian at a column's width): a dim column on a bright
     # neighbour's tail is a shoulder, not a maximum, of the image, but a maximum of this response
     blobs = -ndi.gaussian_laplace(image.astype(np.float64), BLOB_A / pixel_size_A)
-    peaks = peak_local_max(
-        blobs, min_distance=max(int(0.25 * spacing_px), 1), threshold_rel=0.05, exclude_border=border
-    )
+    peaks = local_maxima(blobs, max(int(0.25 * spacing_px), 1), threshold_rel=0.05, exclude_border=border)
     if len(peaks) < 8:
         return Columns(np.zeros((0, 2)), np.zeros(0), float("nan"))
     window = np.stack([signal[peaks[:, 0] + dy, peaks[:, 1] + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=1)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-from skimage.feature import peak_local_max
+from functools import lru_cache
 
+import numpy as np
+
+from stemgan.calibration.peaks import local_maxima
 from stemgan.errors import StemganError
 
 PAD = 2  # zero-padding factor of the FFT: finer frequency bins before the sub-bin fit
@@ -18,6 +20,16 @@ def fourier_amplitude(image: np.ndarray) -> tuple[np.ndarray, int]:
     return np.fft.fftshift(np.abs(np.fft.fft2(windowed, s=(n, n)))), n
 
 
+@lru_cache(maxsize=4)
+def _frequency_radius(n: int, pixel_size_A: float) -> np.ndarray:
+    """|k| (Å⁻¹) of each bin of a centred n x n transform (read-only: every image of a session shares it)."""
+    centre = n // 2
+    ky, kx = (np.mgrid[0:n, 0:n] - centre) / (n * pixel_size_A)
+    k = np.hypot(kx, ky)
+    k.flags.writeable = False
+    return k
+
+
 def _parabola_offset(minus: float, centre: float, plus: float) -> float:
     denominator = minus - 2 * centre + plus
     return 0.0 if denominator >= 0 else 0.5 * (minus - plus) / denominator
@@ -28,11 +40,11 @@ def strongest_peak_k(image: np.ndarray, pixel_size_A: float, k_low: float, k_hig
     of a bin by parabolas on log-amplitude. Raises a one-line error when no lattice peak stands out."""
     amplitude, n = fourier_amplitude(image)
     centre = n // 2
-    ky, kx = (np.mgrid[0:n, 0:n] - centre) / (n * pixel_size_A)
-    k = np.hypot(kx, ky)
-    band = np.where((k >= k_low) & (k <= k_high), amplitude, 0.0)
-    peaks = peak_local_max(band, min_distance=2 * PAD, num_peaks=n_peaks, exclude_border=True)
-    level = np.median(amplitude[(k >= k_low) & (k <= k_high)])
+    k = _frequency_radius(n, pixel_size_A)
+    in_band = (k >= k_low) & (k <= k_high)
+    band = np.where(in_band, amplitude, 0.0)
+    peaks = local_maxima(band, 2 * PAD, num_peaks=n_peaks, exclude_border=True)
+    level = np.median(amplitude[in_band])
     # a lattice, not noise: at least two pairs of strong peaks (a 2-D lattice) on the brightest peak's ring, each
     # standing out of the band's median as a lattice does (its peaks grow with the side, the median's with its root)
     stands_out = max(4.0, 8.0 * max(image.shape) / 512)

@@ -1,0 +1,93 @@
+"""The defect finder's speeds with params.yaml's sizes: the FCN train step (tiles/s) and the scoring of one
+Table 1 image (tiled inference with TTA, then the PR curve's thresholds), random weights and data, no I/O.
+
+    python benchmarks/fcn_throughput.py                     # this checkout
+    python benchmarks/fcn_throughput.py --baseline 556da5c  # old and new in one run, the ratios printed
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def train_rate(fcn, steps: int) -> float:
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from stemgan.models.fcn import res_unet
+    from stemgan.training.fcn_train import make_loss
+
+    rng = np.random.default_rng(0)
+    tile, batch = fcn.tile_size_px, fcn.batch_size
+    images = rng.uniform(-1, 1, (4 * batch, tile, tile, 1)).astype(np.float32)
+    targets = np.eye(2, dtype=np.float32)[rng.integers(0, 2, (4 * batch, tile, tile))]
+    data = tf.data.Dataset.from_tensor_slices((images, targets)).repeat().batch(batch).prefetch(2)
+    model = res_unet(None, fcn.filters, fcn.bottleneck, fcn.dropout, 2)
+    model.compile(optimizer=keras.optimizers.Adam(fcn.lr), loss=make_loss(fcn))
+    model.fit(data, epochs=1, steps_per_epoch=5, verbose=0)  # trace and warm up
+    start = time.perf_counter()
+    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps * batch / (time.perf_counter() - start), model
+
+
+def scoring_seconds(model, fcn, pixel_size_A: float, size: int, images: int) -> float:
+    """Seconds per image: stitched class probabilities (TTA), peaks and P/R/F1 at every PR threshold."""
+    import numpy as np
+    import pandas as pd
+
+    from stemgan.data.labelled import LabelledImage
+    from stemgan.evaluation.evaluate import best_threshold, defect_probability, evaluate
+
+    rng = np.random.default_rng(1)
+    multiple = 2 ** len(fcn.filters)
+    labels = pd.DataFrame({"x_px": rng.uniform(0, size, 30), "y_px": rng.uniform(0, size, 30)})
+    items = [
+        LabelledImage(f"i{k}", rng.uniform(-1, 1, (size, size)).astype(np.float32), labels.assign(defect="d"))
+        for k in range(images)
+    ]
+    defect_probability(model, items[0].image, multiple, fcn.scoring)  # trace
+    start = time.perf_counter()
+    probabilities = [defect_probability(model, item.image, multiple, fcn.scoring) for item in items]
+    threshold, _ = best_threshold(probabilities, items, ("d",), fcn.scoring, pixel_size_A)
+    evaluate(probabilities, items, ("d",), fcn.scoring, pixel_size_A, threshold)
+    return (time.perf_counter() - start) / images
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--size", type=int, default=512, help="px of the scored images (Table 1's: 512)")
+    parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--baseline", help="a git commit to compare against (old and new in one run)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    passed = ["--params", args.params, "--steps", str(args.steps), "--size", str(args.size)]
+    passed += ["--images", str(args.images)]
+    if args.baseline:
+        from baseline import compare
+
+        patterns = {"FCN train tiles/s": (r"train ([0-9.]+) tiles/s", True)}
+        patterns["scoring s/image"] = (r"scoring ([0-9.]+) s/image", False)
+        compare("benchmarks/fcn_throughput.py", passed, args.baseline, args.repeats, patterns)
+        return
+
+    from stemgan.config import load_params
+
+    params = load_params(args.params)
+    rate, model = train_rate(params.fcn, args.steps)
+    seconds = scoring_seconds(model, params.fcn, params.ingest.working_pixel_size_A, args.size, args.images)
+    print(
+        f"FCN {params.fcn.filters} tile {params.fcn.tile_size_px}px batch {params.fcn.batch_size}: "
+        f"train {rate:.1f} tiles/s; scoring {seconds:.2f} s/image ({args.size}² px, tta={params.fcn.scoring.tta}, "
+        f"{len(params.fcn.scoring.pr_thresholds)} thresholds)"
+    )
+
+
+if __name__ == "__main__":
+    main()
