@@ -135,6 +135,13 @@ def test_train_fcn_learns_the_classes_of_the_material_it_is_given(tmp_path, mlfl
     manifest = json.loads((tmp_path / "fcn_mos2" / "fcn.json").read_text())
     assert (manifest["material"], manifest["classes"]) == ("mos2", ["s_vacancy_single", "se_substitution"])
     assert sorted(p.name for p in (tmp_path / "fcn_mos2").glob("*.keras")) == ["fcn_seed_0.keras"]
+    # scored per class too (the MoS2 image has both kinds of defect)
+    classes = ("s_vacancy_single", "se_substitution")
+    model = ("--model", tmp_path / "fcn_mos2" / "fcn_seed_0.keras", "--classes", *classes)
+    scored = run_cli("evaluate", *model, "--labelled", tmp_path / "sim", "--out", tmp_path / "ev", "--params", params)
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert sum(metrics[f"{c}_n_true"] for c in classes) == metrics["n_true"] > 0
+    assert "per class: s_vacancy_single F1" in scored.stdout
 
     train("fcn_default")
     assert json.loads((tmp_path / "fcn_default" / "fcn.json").read_text())["classes"] == ["se_vacancy_single"]

@@ -163,3 +163,30 @@ def test_paired_difference_interval_separates_a_consistent_gain_from_noise():
     assert low < 0 < high
     with pytest.raises(ValueError):
         paired_f1_difference(base, base[:3], 10, seed=1)
+
+
+def test_per_class_scores_count_each_class_against_its_own_labels():
+    """Two classes: a peak given the wrong class is a hit in the pooled score and a miss (and a false detection)
+    in each class's; with one class no per-class keys are written (they would repeat the pooled ones)."""
+    from stemgan.config import ScoringConfig
+    from stemgan.data.labelled import LabelledImage
+    from stemgan.evaluation.evaluate import evaluate
+
+    prob, kind = np.zeros((100, 100), np.float32), np.zeros((100, 100), np.int16)
+    sites = {(20, 20): 0, (20, 60): 0, (60, 20): 1, (60, 60): 1, (80, 80): 1}  # (row, col): class given
+    for (r, c), k in sites.items():
+        prob[r - 1 : r + 2, c - 1 : c + 2] = 0.5
+        prob[r, c] = 0.9
+        kind[r - 2 : r + 3, c - 2 : c + 3] = k
+    truth = pd.DataFrame(  # (80, 80) is labelled as class a but the model says b
+        {"x_px": [20, 60, 20, 60, 80], "y_px": [20, 20, 60, 60, 80], "defect": ["a", "a", "b", "b", "a"]}
+    )
+    item = LabelledImage("one", prob, truth)
+    scoring = ScoringConfig(border_A=0.0, bootstrap=10)
+    m = evaluate([prob], [item], ("a", "b"), scoring, 0.2, threshold=0.5, kinds=[kind])
+    assert (m.metrics["tp"], m.metrics["n_predicted"], m.metrics["n_true"]) == (5, 5, 5)
+    assert (m.metrics["a_n_true"], m.metrics["a_n_predicted"], m.metrics["a_recall"]) == (3, 2, pytest.approx(2 / 3))
+    assert (m.metrics["b_n_true"], m.metrics["b_n_predicted"], m.metrics["b_precision"]) == (2, 3, pytest.approx(2 / 3))
+    assert m.metrics["a_f1"] == pytest.approx(0.8)
+    single = evaluate([prob], [item], ("a",), scoring, 0.2, threshold=0.5, kinds=[kind])
+    assert not any(key.startswith("a_") for key in single.metrics)

@@ -8,7 +8,7 @@ import pandas as pd
 from stemgan.config import ScoringConfig
 from stemgan.data.ingest import WorkingImage
 from stemgan.evaluation.evaluate import class_probabilities
-from stemgan.evaluation.scoring import defect_coordinates
+from stemgan.evaluation.scoring import defect_coordinates, peak_pixels
 
 COLUMNS = ["x_px", "y_px", "x_A", "y_A", "defect", "probability"]
 
@@ -31,8 +31,7 @@ def detect_defects(
     xy, probability = defect_coordinates(total, threshold, min_distance)
     if not len(xy):
         return pd.DataFrame({c: pd.Series(dtype=float if c != "defect" else str) for c in COLUMNS})
-    h, w = total.shape
-    rows, cols = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1), np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
+    rows, cols = peak_pixels(xy, total.shape)
     kind = np.asarray(classes)[probabilities[rows, cols, 1:].argmax(axis=-1)]
     original = (xy + 0.5) / working.scale - 0.5
     h, w = working.original_shape  # the resampled grid is rounded to whole pixels: stay on the file's own extent

@@ -12,6 +12,7 @@ from stemgan.evaluation.scoring import (
     ImageScore,
     bootstrap_f1,
     defect_coordinates,
+    peak_pixels,
     per_image_table,
     pooled,
     score_image,
@@ -49,6 +50,18 @@ def defect_probability(model, image: np.ndarray, multiple: int, scoring: Scoring
     return class_probabilities(model, image, multiple, scoring)[..., 1:].sum(axis=-1)
 
 
+def defect_maps(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Probability of any defect class per pixel, and the index (into the model's defect classes) of the most
+    probable one: a peak's class, as `detect` reports it."""
+    probabilities = class_probabilities(model, image, multiple, scoring)[..., 1:]
+    return probabilities.sum(axis=-1), probabilities.argmax(axis=-1).astype(np.int16)
+
+
+def defect_classes_of(model) -> int:
+    """How many defect classes the FCN tells apart (its logits: background + classes)."""
+    return int(model.output_shape[-1]) - 1
+
+
 def true_defects(labels: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray:
     return labels.loc[labels.defect.isin(classes), ["x_px", "y_px"]].to_numpy()
 
@@ -76,18 +89,33 @@ class ThresholdSweep:
     of probability, each unless a kept one lies within min_distance, so a higher threshold only cuts the tail of
     that order. One maximum filter per image instead of one per threshold (the PR curve has nine)."""
 
-    def __init__(self, probabilities, thresholds, scoring: ScoringConfig, pixel_size_A: float):
+    def __init__(self, probabilities, thresholds, scoring: ScoringConfig, pixel_size_A: float, kinds=None):
         self.lowest = float(min(thresholds))
         self.scoring, self.pixel_size_A = scoring, pixel_size_A
         min_distance = int(round(scoring.min_distance_A / pixel_size_A))
         self.peaks = [defect_coordinates(prob, self.lowest, min_distance) for prob in probabilities]
         self.shapes = [prob.shape for prob in probabilities]
+        self.peak_kinds = None
+        if kinds is not None:
+            self.peak_kinds = [kind[peak_pixels(xy, kind.shape)] for (xy, _), kind in zip(self.peaks, kinds)]
 
     def scores(self, items, classes, threshold: float) -> list[ImageScore]:
         if threshold < self.lowest:
             raise ValueError(f"threshold {threshold} is below the sweep's lowest, {self.lowest}")
         predicted = [xy[value > threshold] for xy, value in self.peaks]
         return _scores(predicted, self.shapes, items, classes, self.scoring, self.pixel_size_A)
+
+    def class_scores(self, items, classes, threshold: float) -> dict[str, list[ImageScore]]:
+        """Per defect class (in the model's class order): the peaks given that class against the labels of it."""
+        if self.peak_kinds is None:
+            raise ValueError("per-class scores need the class maps (kinds) of the images")
+        found = {}
+        for index, name in enumerate(classes):
+            predicted = [
+                xy[(value > threshold) & (kind == index)] for (xy, value), kind in zip(self.peaks, self.peak_kinds)
+            ]
+            found[name] = _scores(predicted, self.shapes, items, (name,), self.scoring, self.pixel_size_A)
+        return found
 
 
 def best_threshold(probabilities, items, classes, scoring: ScoringConfig, pixel_size_A: float) -> tuple[float, float]:
@@ -109,11 +137,19 @@ def evaluate(
     pixel_size_A: float,
     threshold: float,
     seed: int = 0,
+    kinds: list[np.ndarray] | None = None,
 ) -> Evaluation:
-    sweep = ThresholdSweep(probabilities, [*scoring.pr_thresholds, threshold], scoring, pixel_size_A)
+    """Pooled P/R/F1 (a defect found is a defect found, whatever class it is given), its interval, the PR curve;
+    with `kinds` (the images' class maps, in the order of `classes`) and several classes, also
+    `<class>_precision`, `_recall`, `_f1`, `_n_true`, `_n_predicted`: each class's peaks against its own labels."""
+    sweep = ThresholdSweep(probabilities, [*scoring.pr_thresholds, threshold], scoring, pixel_size_A, kinds)
     scores = sweep.scores(items, classes, threshold)
     low, high = bootstrap_f1(scores, scoring.bootstrap, seed)
     metrics = {**pooled(scores), "f1_ci_low": low, "f1_ci_high": high, "threshold": threshold, "n_images": len(items)}
+    if kinds is not None and len(classes) > 1:
+        for name, class_scores in sweep.class_scores(items, classes, threshold).items():
+            counts = pooled(class_scores)
+            metrics.update({f"{name}_{k}": counts[k] for k in ("precision", "recall", "f1", "n_true", "n_predicted")})
     curve = []
     for t in scoring.pr_thresholds:
         p = pooled(sweep.scores(items, classes, t))
@@ -141,11 +177,12 @@ def validate_then_score(
         if val
         else (scoring.threshold, float("nan"))
     )
-    probabilities = (
-        val_probabilities
-        if scored is val
-        else [defect_probability(model, item.image, multiple, scoring) for item in scored]
-    )
-    result = evaluate(probabilities, scored, classes, scoring, pixel_size_A, threshold, seed)
+    if scored and defect_classes_of(model) == len(classes) > 1:  # per-class scores need the model's own class order
+        probabilities, kinds = map(list, zip(*[defect_maps(model, item.image, multiple, scoring) for item in scored]))
+    else:
+        probabilities, kinds = val_probabilities, None
+        if scored is not val:
+            probabilities = [defect_probability(model, item.image, multiple, scoring) for item in scored]
+    result = evaluate(probabilities, scored, classes, scoring, pixel_size_A, threshold, seed, kinds)
     result.metrics["val_f1"] = val_f1  # what a model is selected by (test F1 never is)
     return result

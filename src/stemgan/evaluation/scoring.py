@@ -24,6 +24,12 @@ def defect_coordinates(
     return subpixel_peaks(probability, peaks[:, 0], peaks[:, 1]), probability[peaks[:, 0], peaks[:, 1]]
 
 
+def peak_pixels(xy: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the pixels the sub-pixel peaks (x, y) fall in: where a peak's class is read."""
+    h, w = shape
+    return np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1), np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
+
+
 def subpixel_peaks(probability: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """(x, y) of each peak refined by a parabola through it and its two neighbours along each axis (at most
     half a pixel: a coarse working grid would otherwise cost up to a whole pixel of a finer original grid)."""
