@@ -208,10 +208,13 @@ def detections_section(detections: dict[str, dict]) -> str:
     return "\n".join(parts)
 
 
+DIAGNOSTIC_NOT_RUN = "(the diagnostic has not run: stage `diagnose`)"
+
+
 def diagnostic_section(path: Path, figure: str) -> str:
     """Training source x microscope effect, F1 on test sets that each add one effect to the base noise."""
     if not Path(path).is_file():
-        return "(the diagnostic has not run: stage `diagnose`)"
+        return DIAGNOSTIC_NOT_RUN
     found = json.loads(Path(path).read_text())
     effects = found["effects"]
     lines = [
@@ -293,7 +296,7 @@ calibrated simulations, measured the same way.
 {table1_md.split(chr(10), 2)[2] if table1_md.startswith("#") else table1_md}
 
 ## What each microscope effect does to each training source (stage `diagnose`)
-{diagnostic or "(the diagnostic has not run: stage `diagnose`)"}
+{diagnostic or DIAGNOSTIC_NOT_RUN}
 
 ## Realism of the training images against each experimental set
 Spectrum distance: mean |log10 power difference| over 0.05–2.4 Å⁻¹ (0 = identical spectra). Noise-floor

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+from stemgan.data.files import atomic_write
 from stemgan.stages.arguments import output_folder, params_arg
 
 
@@ -65,7 +66,7 @@ def run(args) -> None:
         "n_true": n_true,
         "sources": found,
     }
-    _write(args.metrics, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
+    atomic_write(args.metrics, lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
     _heatmap(record, args.figure)
     print(
         f"diagnose: {set_name} ({preset_name}): {len(found)} sources x {len(folders)} effects, "
@@ -91,6 +92,8 @@ def _scored_sources(fcn_root: Path, cells_root: Path, set_name: str, params) -> 
 
 def _score_source(fcn_dir: Path, cell: dict, folders: dict[str, Path], classes, params) -> dict:
     """F1 (pooled over images, mean over the cell's seeds) per effect, each seed at its Table 1 threshold."""
+    from tqdm import tqdm
+
     from stemgan.data.labelled import load_labelled
     from stemgan.evaluation.evaluate import defect_probability, scores_at
     from stemgan.evaluation.scoring import pooled
@@ -104,7 +107,7 @@ def _score_source(fcn_dir: Path, cell: dict, folders: dict[str, Path], classes, 
     per_effect = {effect: [] for effect in folders}
     for trained, seed in zip(manifest["seeds"], cell["seeds"]):
         model = load_keras_model(str(Path(fcn_dir) / trained["model"]), FCN_MODEL)
-        for effect, labelled in items.items():
+        for effect, labelled in tqdm(items.items(), desc=f"{cell['source']} seed {seed['seed']}", unit="effect"):
             probabilities = [
                 defect_probability(model, item.image, 2 ** len(params.fcn.filters), scoring) for item in labelled
             ]
@@ -129,13 +132,6 @@ def _mean(values: list[float]) -> float | None:
     return sum(defined) / len(defined) if defined else None
 
 
-def _write(path: Path, write) -> None:
-    from stemgan.data.files import atomic_write
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(Path(path), write)
-
-
 def _heatmap(record: dict, path: Path) -> None:
     import numpy as np
 
@@ -154,5 +150,5 @@ def _heatmap(record: dict, path: Path) -> None:
     ax.set_title(f"F1 % on {record['set']}: each effect alone on top of shot + read noise (vacancies)", fontsize=9)
     fig.colorbar(image, ax=ax, label="F1 %")
     fig.tight_layout()
-    _write(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
     plt.close(fig)
