@@ -167,3 +167,38 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     write_params(repo / "params.yaml", params)
     status = sh("dvc", "status", cwd=repo)
     assert "tile@wse2_day_a" in status and "simulate@wse2_day_a" not in status
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_a_new_session_is_one_params_entry_and_its_stages_appear_and_run(repo, mlflow_store):
+    """Bring your own images: copy a session into data/, declare it in `sets` (and `table1.sets` for its
+    Table 1 column and defect finder), `dvc add data`: every per-set stage exists for it, and they run."""
+    import json
+
+    shutil.copytree(repo / "data/wse2/day_b", repo / "data/wse2/day_c")
+    params = tiny_params()
+    params["sets"]["wse2_day_c"] = {"material": "wse2", "data": ["wse2/day_c"]}
+    params["table1"]["sets"].append("wse2_day_c")
+    write_params(repo / "params.yaml", params)
+    sh("dvc", "add", "-q", "data", cwd=repo)
+
+    listed = sh("dvc", "stage", "list", cwd=repo)
+    for stage in ("calibrate", "simulate", "tile", "train_cyclegan", "translate", "realism"):
+        assert f"{stage}@wse2_day_c " in listed
+    for source in ("no_noise", "gaussian", "gaussian_minmax"):
+        assert f"train_fcn@{source}-wse2_day_c " in listed and f"table1_cell@{source}-wse2_day_c " in listed
+    for source in ("matched_noise", "cyclegan"):
+        assert f"train_fcn_translated@{source}-wse2_day_c " in listed
+        assert f"table1_cell_translated@{source}-wse2_day_c " in listed
+    assert "nofft-wse2_day_c" not in listed and "train_cyclegan_ablation@nofft " in listed  # ablations: one set
+
+    sh("dvc", "repro", "table1_cell_translated@cyclegan-wse2_day_c", cwd=repo)
+    calibration = json.loads((repo / "artifacts/calibration/wse2_day_c/calibration.json").read_text())
+    assert calibration["mode"] == "use" and calibration["z_exponent"] > 1
+    assert (repo / "artifacts/cyclegan/wse2_day_c/seed_0/generator_sim2exp.keras").is_file()
+    assert not (repo / "artifacts/cyclegan/wse2_day_c/seed_1").exists()  # table1.n_seeds = 1 in tiny params
+    cell = json.loads((repo / "artifacts/table1/cyclegan-wse2_day_c/cell.json").read_text())
+    assert cell["set"] == "wse2_day_c" and cell["source"] == "cyclegan" and 0 <= cell["f1_mean"] <= 1
+    assert not (repo / "artifacts/sim/wse2_day_a").exists()  # only what the new cell needs ran
+    assert (repo / "data/wse2/day_c/test/images").is_dir()  # the user's copy is untouched

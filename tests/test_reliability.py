@@ -493,9 +493,13 @@ def test_layout_check_finds_an_upward_import_and_a_stage_without_module(tmp_path
     monkeypatch.setattr(check_layout, "PACKAGE", package)
     assert check_layout.upward_imports() == ["stemgan/data/io.py: data imports training, a higher floor"]
     dvc_yaml = tmp_path / "dvc.yaml"
-    dvc_yaml.write_text("stages:\n  tile: {cmd: x}\n  detect: {cmd: y}\n")
-    assert check_layout.stages_without_module(dvc_yaml) == [
-        f"{dvc_yaml}: stage 'detect' has no module stemgan/stages/detect.py"
+    dvc_yaml.write_text(
+        "stages:\n  tile: {cmd: x}\n  detect: {cmd: y}\n"
+        "  tile_more: {foreach: [a], do: {cmd: 'stemgan tile --x ${item}'}}\n  tile_less: {cmd: stemgan detect}\n"
+    )
+    assert check_layout.stages_without_module(dvc_yaml) == [  # a stage family may run another stage's module
+        f"{dvc_yaml}: stage '{name}' has no module stemgan/stages/{name}.py (nor has its command)"
+        for name in ("detect", "tile_less")
     ]
 
 

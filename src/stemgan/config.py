@@ -380,6 +380,7 @@ class SetConfig:
     material: str
     data: tuple[str, ...]  # folders under data/, each with unlabelled/ (and val/, test/ where labelled)
     optics: dict = field(default_factory=dict)  # the instrument's optics where they differ from `optics` (e.g. kV)
+    cyclegan_seeds: Optional[Count] = None  # cycleGANs trained on the set (null: table1.n_seeds)
 
 
 @dataclass(frozen=True)
@@ -428,6 +429,11 @@ class CalibrateConfig:
     n_references: Count = 2
 
 
+SIMULATION_SOURCES = ("no_noise", "gaussian", "gaussian_minmax")  # pristine, + N(0, sigma), + min-max scaling
+TRANSLATED_SOURCES = ("matched_noise", "cyclegan")  # the generator's own input noise; G(sim)
+ABLATIONS = {"nofft": "no Fourier-amplitude discriminators", "paper": "the paper's generator"}  # row cyclegan_<name>
+
+
 @dataclass(frozen=True)
 class Table1Config:
     """The paper's Table 1: training source x experimental set, each cell a mean over n_seeds."""
@@ -435,8 +441,27 @@ class Table1Config:
     material: str
     n_seeds: Count
     sets: tuple[str, ...]  # keys of the top-level `sets` (its data folders' val/ and test/ are scored)
-    sources: tuple[str, ...] = ("no_noise", "gaussian", "gaussian_minmax", "matched_noise", "cyclegan")
+    simulation_sources: tuple[str, ...] = SIMULATION_SOURCES  # rows whose FCNs train on the set's simulations
+    translated_sources: tuple[str, ...] = TRANSLATED_SOURCES  # rows whose FCNs train on translate's output
+    ablations: dict[str, str] = field(default_factory=dict)  # cycleGAN variant (ABLATIONS) -> the set it runs on
     experiment: str = "stemgan-table1"
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Table 1's rows on every set (the ablations' rows, cyclegan_<name>, come on their one set)."""
+        return (*self.simulation_sources, *self.translated_sources)
+
+    def check(self, where: str) -> None:
+        for name, known in (("simulation_sources", SIMULATION_SOURCES), ("translated_sources", TRANSLATED_SOURCES)):
+            unknown = sorted(set(getattr(self, name)) - set(known))
+            if unknown:
+                raise StemganError(f"{where}.{name}: {unknown} unknown; pick from {', '.join(known)}")
+        unknown = sorted(set(self.ablations) - set(ABLATIONS))
+        if unknown:
+            raise StemganError(f"{where}.ablations: {unknown} unknown; pick from {', '.join(ABLATIONS)}")
+        outside = sorted({s for s in self.ablations.values() if s not in self.sets})
+        if outside:
+            raise StemganError(f"{where}.ablations: sets {outside} are not in table1.sets; run an ablation on one")
 
 
 @dataclass(frozen=True)
@@ -514,6 +539,11 @@ class Params:
                 f"{self.path}: set '{name}' not in 'sets' (known: {', '.join(self.sets) or 'none'}); declare it there"
             )
         return self.sets[name]
+
+    def cyclegan_seeds(self, name: str) -> int:
+        """How many cycleGANs a set gets: its own `cyclegan_seeds`, else table1.n_seeds (Table 1's spread)."""
+        seeds = self.experimental_set(name).cyclegan_seeds
+        return self.table1.n_seeds if seeds is None else seeds
 
     def set_optics(self, name: str) -> OpticsConfig:
         """`optics` with the set's own instrument settings (its `optics` entry) in force."""

@@ -45,11 +45,6 @@ def class_probabilities(model, image: np.ndarray, multiple: int, scoring: Scorin
     return predict_tiled(predict, image, tile, min(scoring.stride_px, tile), scoring.tta)
 
 
-def defect_probability(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> np.ndarray:
-    """Probability of any defect class per pixel."""
-    return class_probabilities(model, image, multiple, scoring)[..., 1:].sum(axis=-1)
-
-
 def defect_maps(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:
     """Probability of any defect class per pixel, and the index (into the model's defect classes) of the most
     probable one: a peak's class, as `detect` reports it."""
@@ -57,9 +52,27 @@ def defect_maps(model, image: np.ndarray, multiple: int, scoring: ScoringConfig)
     return probabilities.sum(axis=-1), probabilities.argmax(axis=-1).astype(np.int16)
 
 
+def defect_probability(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> np.ndarray:
+    """Probability of any defect class per pixel."""
+    return defect_maps(model, image, multiple, scoring)[0]
+
+
 def defect_classes_of(model) -> int:
     """How many defect classes the FCN tells apart (its logits: background + classes)."""
     return int(model.output_shape[-1]) - 1
+
+
+def tells_apart(model, classes: tuple[str, ...]) -> bool:
+    """Whether the FCN's own classes are the scored ones (several): then each is scored on its own too."""
+    return defect_classes_of(model) == len(classes) > 1
+
+
+def scoring_maps(model, items, classes: tuple[str, ...], multiple: int, scoring: ScoringConfig):
+    """What evaluate() scores, per image: the defect probability, and each pixel's most probable class where
+    the FCN tells the scored classes apart (else None for all)."""
+    maps = [defect_maps(model, item.image, multiple, scoring) for item in items]
+    probabilities = [probability for probability, _ in maps]
+    return probabilities, ([kind for _, kind in maps] if tells_apart(model, classes) else None)
 
 
 def true_defects(labels: pd.DataFrame, classes: tuple[str, ...]) -> np.ndarray:
@@ -177,12 +190,10 @@ def validate_then_score(
         if val
         else (scoring.threshold, float("nan"))
     )
-    if scored and defect_classes_of(model) == len(classes) > 1:  # per-class scores need the model's own class order
-        probabilities, kinds = map(list, zip(*[defect_maps(model, item.image, multiple, scoring) for item in scored]))
-    else:
+    if scored is val and not tells_apart(model, classes):  # a tuning trial: the maps are already made
         probabilities, kinds = val_probabilities, None
-        if scored is not val:
-            probabilities = [defect_probability(model, item.image, multiple, scoring) for item in scored]
+    else:
+        probabilities, kinds = scoring_maps(model, scored, classes, multiple, scoring)
     result = evaluate(probabilities, scored, classes, scoring, pixel_size_A, threshold, seed, kinds)
     result.metrics["val_f1"] = val_f1  # what a model is selected by (test F1 never is)
     return result

@@ -44,7 +44,7 @@ def run(args) -> None:
     from stemgan.config import load_params
     from stemgan.data.files import atomic_directory
     from stemgan.data.labelled import load_labelled
-    from stemgan.evaluation.evaluate import defect_classes_of, defect_maps, defect_probability, evaluate
+    from stemgan.evaluation.evaluate import evaluate, scoring_maps
     from stemgan.models.io import FCN_MODEL, load_keras_model
 
     params = load_params(args.params)
@@ -56,13 +56,7 @@ def run(args) -> None:
     model = load_keras_model(args.model, FCN_MODEL)
     if all(not item.labels.defect.isin(classes).any() for item in items) and "defect" not in classes:
         classes = classes + ("defect",)  # label files without a defect column mark every row 'defect'
-    multiple, kinds = 2 ** len(fcn.filters), None
-    if defect_classes_of(model) == len(classes) > 1:  # the model's own classes: each is scored on its own too
-        probabilities, kinds = map(
-            list, zip(*[defect_maps(model, item.image, multiple, fcn.scoring) for item in items])
-        )
-    else:
-        probabilities = [defect_probability(model, item.image, multiple, fcn.scoring) for item in items]
+    probabilities, kinds = scoring_maps(model, items, classes, 2 ** len(fcn.filters), fcn.scoring)
     threshold = fcn.scoring.threshold if args.threshold is None else args.threshold
     result = evaluate(probabilities, items, classes, fcn.scoring, ingest.working_pixel_size_A, threshold, kinds=kinds)
     with atomic_directory(args.out) as tmp:  # undefined scores (NaN) are null in JSON, empty in CSV

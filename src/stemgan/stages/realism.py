@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from stemgan.config import IngestConfig, NormalizeConfig
-from stemgan.stages.arguments import params_arg
+from stemgan.stages.arguments import image_folders, params_arg
 
 
 def register(sub) -> None:
@@ -21,13 +21,16 @@ def register(sub) -> None:
     )
     p.add_argument("--generated", type=Path, required=True, help="translate output (seed_0/ is used)")
     p.add_argument("--sim", type=Path, required=True, help="simulate output")
-    p.add_argument(
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
         "--exp",
+        dest="images",
         type=Path,
         action="append",
-        required=True,
         help="experimental image folder, e.g. data/wse2/day_a/unlabelled (repeatable: pooled sets)",
     )
+    which.add_argument("--set", dest="set_name", help="a key of params.yaml 'sets': its data folders' unlabelled/")
+    p.add_argument("--data-root", type=Path, default=Path("data"), help="where the sets' data folders are (--set)")
     p.add_argument("--features", type=Path, help="a trained FCN (.keras) whose bottleneck features KID uses")
     p.add_argument("--out", type=Path, required=True, help="JSON output")
     params_arg(p)
@@ -40,10 +43,11 @@ def run(args) -> None:
     from stemgan.tracking.mlflow_runs import log_metrics, start_or_resume
 
     params = load_params(args.params)
+    exp_dirs = image_folders(args, params)
     report = run_realism(
         args.generated,
         args.sim,
-        args.exp,
+        exp_dirs,
         args.features,
         params.tile.normalize,
         params.ingest,
@@ -55,7 +59,7 @@ def run(args) -> None:
         "stemgan-realism",
         f"realism {args.out.stem}",
         None,
-        tags={"stage": "realism", "generated": str(args.generated), "exp": str(args.exp)},
+        tags={"stage": "realism", "generated": str(args.generated), "exp": ", ".join(map(str, exp_dirs))},
     )
     with run_:
         log_metrics({f"{source}.{k}": v for source, m in report.items() for k, v in m.items()}, step=0)

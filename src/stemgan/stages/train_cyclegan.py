@@ -1,10 +1,11 @@
-"""`train_cyclegan@<set>`: the sim->exp cycleGAN of one experimental set, table1.n_seeds seeds, MLflow-tracked."""
+"""`train_cyclegan@<set>` (and `_ablation@<name>`): the sim->exp cycleGANs of one experimental set, MLflow-tracked."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+from stemgan.config import ABLATIONS
 from stemgan.stages.arguments import in_force, output_folder, params_arg
 
 
@@ -35,13 +36,18 @@ def register(sub) -> None:
     p.add_argument("--checkpoint-dir", type=Path, help="resumable state (default: checkpoints/<name>)")
     p.add_argument("--epochs", type=int, help=f"training epochs ({in_force('cyclegan.epochs')})")
     p.add_argument(
-        "--seeds", type=int, default=1, help="train this many cycleGANs (seeds cyclegan.seed + k), into OUT/seed_<k>"
+        "--set",
+        dest="set_name",
+        help="the params.yaml set trained for: its cyclegan_seeds (else table1.n_seeds) seeds, unless --seeds",
     )
-    p.add_argument("--no-fft", action="store_true", help="without the Fourier-amplitude discriminators (ablation)")
     p.add_argument(
-        "--paper-generator",
-        action="store_true",
-        help="the paper's generator (ablation): tanh(U-net(x)), not residual, fed N(0, 0.1) white noise only",
+        "--seeds", type=int, help="train this many cycleGANs (seeds cyclegan.seed + k), into OUT/seed_<k> (default 1)"
+    )
+    p.add_argument(
+        "--ablation",
+        choices=sorted(ABLATIONS),
+        help="a Table 1 ablation: nofft (no Fourier-amplitude discriminators) or paper (the paper's generator: "
+        "tanh(U-net(x)), not residual, fed N(0, 0.1) white noise only)",
     )
     p.add_argument("--metrics", type=Path, help="also write the final metrics JSON here (DVC metrics)")
     params_arg(p)
@@ -61,19 +67,26 @@ def run(args) -> None:
     cfg = params.cyclegan
     if args.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=args.epochs)
-    if args.no_fft:
+    if args.ablation == "nofft":
         cfg = dataclasses.replace(cfg, fft_discriminators=False)
-    if args.paper_generator:
+    if args.ablation == "paper":
         cfg = dataclasses.replace(
             cfg,
             generator=dataclasses.replace(cfg.generator, residual=False),
             sim_noise_sigma=0.1,
             sim_noise_field=dataclasses.replace(cfg.sim_noise_field, sigma=0.0),
         )
+    n_seeds = (
+        args.seeds if args.seeds is not None else 1 if args.set_name is None else params.cyclegan_seeds(args.set_name)
+    )
+    if n_seeds < 1:
+        from stemgan.errors import StemganError
+
+        raise StemganError(f"train-cyclegan: --seeds {n_seeds}: give at least 1")
     checkpoints = args.checkpoint_dir or Path("checkpoints") / args.name
     claim_folder(args.out)
     summary = {}
-    for k in range(args.seeds):  # seeds differ only in cyclegan.seed + k: the GAN spread of Table 1
+    for k in range(n_seeds):  # seeds differ only in cyclegan.seed + k: the GAN spread of Table 1
         start, out = time.perf_counter(), args.out / f"seed_{k}"
         result = train_cyclegan(
             dataclasses.replace(cfg, seed=cfg.seed + k),

@@ -2,7 +2,8 @@
 
 - every package imports only packages on a lower floor (imports inside functions count too), so there is
   no import loop and nothing reaches upwards;
-- every dvc.yaml stage has its module in stemgan/stages/ (the stage name, `train_fcn` for `train_fcn`).
+- every dvc.yaml stage has its module in stemgan/stages/ (the stage name, `train_fcn` for `train_fcn`; a
+  stage family such as `train_fcn_translated`: its command's, `stemgan train-fcn`).
 Prints each breach on one line; exit 1 if there is any.
 """
 
@@ -68,12 +69,22 @@ def upward_imports() -> list[str]:
     return breaches
 
 
+def stage_module(name: str, definition: dict) -> str:
+    """The module a stage runs: its own name's, else its command's first `stemgan <subcommand>` (the
+    `_translated` / `_ablation` families of a stage run the same command on other items)."""
+    if (PACKAGE / "stages" / f"{name}.py").is_file():
+        return name
+    words = str(definition.get("do", definition).get("cmd", "")).split()
+    subcommand = next((b for a, b in zip(words, words[1:]) if a == "stemgan"), name)
+    return subcommand.replace("-", "_")
+
+
 def stages_without_module(dvc_yaml: Path) -> list[str]:
     stages = yaml.safe_load(dvc_yaml.read_text()).get("stages", {})
     return [
-        f"{dvc_yaml}: stage '{name}' has no module stemgan/stages/{name}.py"
-        for name in stages
-        if not (PACKAGE / "stages" / f"{name}.py").is_file()
+        f"{dvc_yaml}: stage '{name}' has no module stemgan/stages/{name}.py (nor has its command)"
+        for name, definition in stages.items()
+        if not (PACKAGE / "stages" / f"{stage_module(name, definition)}.py").is_file()
     ]
 
 
