@@ -258,3 +258,25 @@ def test_registered_defect_finder_brings_its_threshold_to_detect(tmp_path, param
     assert used["threshold"] == 0.7 and used["classes"] == ["se_vacancy_single"] and used["calibration"] == "none"
     for detections in (tmp_path / "found").glob("wse2_sim_*.csv"):
         assert (pd.read_csv(detections).probability >= 0.7).all()
+
+
+def test_an_unreachable_registry_is_one_line_and_writes_nothing(tmp_path, params_file, monkeypatch):
+    """models:/ with the tracking server down: the error says the server cannot be reached (not that the model is
+    missing), names the fix, and detect writes nothing."""
+    write_tiff(tmp_path / "images" / "a.tif", spot_image(96, [(40, 40, -1.0)]), PIXEL_A)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # the discard port: nothing listens
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    proc = run_cli(
+        "detect",
+        "--model",
+        "models:/wse2-day_a-defect-finder@champion",
+        "--images",
+        tmp_path / "images",
+        "--out",
+        tmp_path / "o",
+        "--params",
+        params_file,
+        check=False,
+    )
+    assert_one_line_error(proc, "cannot be reached", "http://127.0.0.1:9", "MLFLOW_TRACKING_URI")
+    assert not (tmp_path / "o").exists()

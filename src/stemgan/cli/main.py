@@ -103,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         except StemganError as exc:
             print(f"stemgan: error: {exc}", file=sys.stderr)
             return 2
+        except Exception as exc:  # an MLflow server that is down: one line, not a traceback wall
+            if type(exc).__module__.split(".")[0] not in ("mlflow", "requests", "urllib3"):
+                raise
+            from stemgan.tracking.mlflow_runs import unreachable_message
+
+            print(
+                f"stemgan: error: {unreachable_message(exc) or 'MLflow: ' + str(exc).splitlines()[0]}", file=sys.stderr
+            )
+            return 2
         except KeyboardInterrupt:
             print("stemgan: interrupted; outputs of the unfinished stage were not written", file=sys.stderr)
             return 130

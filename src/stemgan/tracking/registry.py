@@ -81,7 +81,7 @@ def version_tags(model_uri: str) -> dict[str, str]:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    from stemgan.tracking.mlflow_runs import setup_tracking
+    from stemgan.tracking.mlflow_runs import setup_tracking, unreachable_message
 
     if not model_uri.startswith("models:/"):
         return {}
@@ -94,4 +94,7 @@ def version_tags(model_uri: str) -> dict[str, str]:
         name, _, version = name.partition("/")
         return dict(client.get_model_version(name, version).tags)
     except MlflowException as exc:
-        raise StemganError(f"{model_uri}: not in the model registry ({str(exc).splitlines()[0]})") from exc
+        down = unreachable_message(exc)
+        raise StemganError(
+            f"{model_uri}: {down}" if down else f"{model_uri}: not in the model registry ({str(exc).splitlines()[0]})"
+        ) from exc
