@@ -23,10 +23,13 @@ def output_folder(p: argparse.ArgumentParser, *inputs: str, folder: str = "out")
     p.set_defaults(output_folder=folder, input_args=inputs)
 
 
-def images_or_set_args(p: argparse.ArgumentParser, images_help: str) -> None:
-    """--images FOLDER (repeatable) or --set NAME: a set declared in params.yaml `sets` (its unlabelled/ images)."""
+def images_or_set_args(p: argparse.ArgumentParser, images_help: str, flag: str = "--images") -> None:
+    """--images FOLDER (repeatable; `flag` names it otherwise) or --set NAME: a set declared in params.yaml
+    `sets` (its unlabelled/ images)."""
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--images", type=Path, action="append", help=images_help)
+    which.add_argument(
+        flag, dest="images", metavar=flag.lstrip("-").upper(), type=Path, action="append", help=images_help
+    )
     which.add_argument("--set", dest="set_name", help="a key of params.yaml 'sets': its data folders' unlabelled/")
     p.add_argument("--data-root", type=Path, default=Path("data"), help="where the sets' data folders are (--set)")
 

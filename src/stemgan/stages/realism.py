@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from stemgan.config import IngestConfig, NormalizeConfig
-from stemgan.stages.arguments import image_folders, params_arg
+from stemgan.stages.arguments import image_folders, images_or_set_args, params_arg
 
 
 def register(sub) -> None:
@@ -21,16 +21,9 @@ def register(sub) -> None:
     )
     p.add_argument("--generated", type=Path, required=True, help="translate output (seed_0/ is used)")
     p.add_argument("--sim", type=Path, required=True, help="simulate output")
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument(
-        "--exp",
-        dest="images",
-        type=Path,
-        action="append",
-        help="experimental image folder, e.g. data/wse2/day_a/unlabelled (repeatable: pooled sets)",
+    images_or_set_args(
+        p, "experimental image folder, e.g. data/wse2/day_a/unlabelled (repeatable: pooled sets)", "--exp"
     )
-    which.add_argument("--set", dest="set_name", help="a key of params.yaml 'sets': its data folders' unlabelled/")
-    p.add_argument("--data-root", type=Path, default=Path("data"), help="where the sets' data folders are (--set)")
     p.add_argument("--features", type=Path, help="a trained FCN (.keras) whose bottleneck features KID uses")
     p.add_argument("--out", type=Path, required=True, help="JSON output")
     params_arg(p)
