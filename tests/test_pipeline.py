@@ -168,6 +168,14 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     status = sh("dvc", "status", cwd=repo)
     assert "tile@wse2_day_a" in status and "simulate@wse2_day_a" not in status
 
+    # a scoring change rescores the cells and retrains no FCN
+    params = tiny_params()
+    params["fcn"]["scoring"]["tta"] = not params["fcn"]["scoring"]["tta"]
+    write_params(repo / "params.yaml", params)
+    status = sh("dvc", "status", cwd=repo)
+    assert "table1_cell@gaussian-wse2_day_a" in status and "table1_cell_translated@cyclegan-wse2_day_b" in status
+    assert "train_fcn" not in status and "train_cyclegan" not in status
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)

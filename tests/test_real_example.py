@@ -30,7 +30,7 @@ def test_real_example_runs_from_the_pinned_wheel_to_detections(repo, mlflow_stor
     assert 1.02 < calibration["sampling_correction"] < 1.09  # the file's 0.127 Å/px reads ~5% small
     manifest = pd.read_csv(repo / "artifacts/sim/mos2_real/manifest.csv")
     assert (manifest.voltage_kV == 60).all() and (manifest.z_exponent == calibration["z_exponent"]).all()
-    fcn = json.loads((repo / "artifacts/fcn/cyclegan-mos2_real/fcn.json").read_text())
+    fcn = json.loads((repo / "artifacts/real_fcn/cyclegan-mos2_real/fcn.json").read_text())
     assert (fcn["material"], fcn["classes"], len(fcn["seeds"])) == ("mos2", ["s_vacancy_single", "se_substitution"], 1)
 
     summary = pd.read_csv(repo / "artifacts/detect/mos2_real/summary.csv")

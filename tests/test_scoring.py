@@ -190,3 +190,23 @@ def test_per_class_scores_count_each_class_against_its_own_labels():
     assert m.metrics["a_f1"] == pytest.approx(0.8)
     single = evaluate([prob], [item], ("a",), scoring, 0.2, threshold=0.5, kinds=[kind])
     assert not any(key.startswith("a_") for key in single.metrics)
+
+
+def test_a_best_baseline_that_is_the_matched_noise_is_one_report_row():
+    from stemgan.evaluation.table1_report import comparison_markdown
+
+    row = {"f1_difference": 0.02, "low": -0.01, "high": 0.05, "beats": False, "loses": False}
+    row |= {"n_test_images": 14, "n_true_per_seed": 320}
+    found = {
+        "best_baseline": {
+            "wse2_day_a": {**row, "baseline": "matched_noise"},
+            "wse2_day_b": {**row, "baseline": "no_noise"},
+        },
+        "matched_noise": {
+            "wse2_day_a": {**row, "baseline": "matched_noise"},
+            "wse2_day_b": {**row, "baseline": "matched_noise"},
+        },
+    }
+    rows = [line for line in comparison_markdown(found).splitlines() if line.startswith("| day ")]
+    assert [r.split(" | ")[0] for r in rows] == ["| day a", "| day b", "| day b"]
+    assert "no difference shown" in rows[0] and "| 14 | 320 |" in rows[0]

@@ -431,7 +431,11 @@ class CalibrateConfig:
 
 SIMULATION_SOURCES = ("no_noise", "gaussian", "gaussian_minmax")  # pristine, + N(0, sigma), + min-max scaling
 TRANSLATED_SOURCES = ("matched_noise", "cyclegan")  # the generator's own input noise; G(sim)
-ABLATIONS = {"nofft": "no Fourier-amplitude discriminators", "paper": "the paper's generator"}  # row cyclegan_<name>
+# Table 1 rows cyclegan_<name>: a cycleGAN variant, as train-cyclegan --ablation makes it
+ABLATIONS = {
+    "nofft": "no Fourier-amplitude discriminators",
+    "paper": "the paper's generator: tanh(U-net(x)), not residual, fed N(0, 0.1) white noise only",
+}
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,7 @@ def register(sub) -> None:
     p.add_argument(
         "--ablation",
         choices=sorted(ABLATIONS),
-        help="a Table 1 ablation: nofft (no Fourier-amplitude discriminators) or paper (the paper's generator: "
-        "tanh(U-net(x)), not residual, fed N(0, 0.1) white noise only)",
+        help="a Table 1 ablation: " + "; ".join(f"{name} ({what})" for name, what in ABLATIONS.items()),
     )
     p.add_argument("--metrics", type=Path, help="also write the final metrics JSON here (DVC metrics)")
     params_arg(p)

@@ -85,7 +85,7 @@ def train_source(source: str, train_dir: Path, params: Params, out_dir: Path, ma
         ) as run:
             mlflow.log_params(
                 {
-                    **flatten(dataclasses.asdict(fcn)),
+                    **flatten({k: v for k, v in dataclasses.asdict(fcn).items() if k != "scoring"}),  # not training
                     "source": source,
                     "seed": fcn.seed + k,
                     "normalize": norm.method,

@@ -86,6 +86,9 @@ def train_fcn(
     dataset = crop_stream(images, targets, cfg.tile_size_px, cfg.batch_size, seed, noise_std)
     model = res_unet(None, cfg.filters, cfg.bottleneck, cfg.dropout, 1 + len(classes), name=f"fcn_{run_name}")
     model.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=make_loss(cfg))
+    # Adam's slots made now, not inside the first step: a tf.function whose first call creates variables is
+    # traced twice (half of the FCN's ~10 s first step on CPU, for every seed of every Table 1 row)
+    model.optimizer.build(model.trainable_variables)
     epochs = 10
     model.fit(
         dataset,
