@@ -108,7 +108,7 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert len({c["seeds"][0]["fcn_run_id"] for c in cells.values()}) == 2  # one FCN per set's simulations
 
     realism = json.loads((repo / "metrics/realism/wse2_day_a.json").read_text())
-    assert set(realism) == {"generated", "pristine", "gaussian"}
+    assert set(realism) == {"generated", "matched_noise", "pristine", "gaussian"}  # G against its own input too
     assert all(0 <= m["c2st_auc"] <= 1 and m["spectrum_distance"] >= 0 and "kid" in m for m in realism.values())
     assert "generated_mean_shift_pm" in realism["generated"] and "input_mean_shift_pm" in realism["generated"]
     import re

@@ -1,4 +1,4 @@
-"""`realism@<set>`: how experimental do G(sim), pristine and Gaussian-noise simulations look?"""
+"""`realism@<set>`: how experimental do G(sim), its own noisy input, pristine and Gaussian-noise simulations look?"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from stemgan.stages.arguments import image_folders, images_or_set_args, params_a
 def register(sub) -> None:
     p = sub.add_parser(
         "realism",
-        help="realism metrics of G(sim), pristine and noisy sims against experimental images",
+        help="realism metrics of G(sim), its input, pristine and noisy sims against experimental images",
         description="Spectrum distance, noise-floor and low-frequency power ratios, histogram W1, KID on "
         "the project's FCN features, classifier two-sample AUC, label preservation; written "
         "as JSON (DVC metrics) and logged to MLflow.",
@@ -75,17 +75,21 @@ def run_realism(
     seed: int,
     limit: int = 24,
 ) -> dict:
-    """Sources: generated (seed_0 of a translate output), pristine and Gaussian-noise simulations."""
+    """Sources: generated (seed_0 of a translate output), matched_noise (that seed's generator input: what G
+    adds is the difference between the two), pristine and Gaussian-noise simulations."""
     from stemgan.data.image_set import load_set
     from stemgan.evaluation.realism import realism_report
     from stemgan.models.io import FCN_MODEL, load_keras_model
+    from stemgan.training.fcn_sources import MATCHED_NOISE
 
     generated_dir = generated_dir / "seed_0" if (generated_dir / "seed_0").is_dir() else generated_dir
     experimental = np.concatenate([load_set(d, normalize, ingest, limit // len(exp_dirs)) for d in exp_dirs])
     pristine = load_set(sim_dir / "images", normalize, ingest, limit)
     noisy = np.clip(pristine + noise_std * np.random.default_rng(seed).standard_normal(pristine.shape), -1, 1)
-    sources = {
-        "generated": load_set(generated_dir / "images", normalize, ingest, limit),
+    sources = {"generated": load_set(generated_dir / "images", normalize, ingest, limit)}
+    if (generated_dir / MATCHED_NOISE / "images").is_dir():
+        sources[MATCHED_NOISE] = load_set(generated_dir / MATCHED_NOISE / "images", normalize, ingest, limit)
+    sources |= {
         "pristine": pristine,
         "gaussian": noisy.astype(np.float32),
     }
