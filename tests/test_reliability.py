@@ -317,6 +317,7 @@ def test_out_of_range_settings_are_one_line_and_write_nothing(tmp_path, command,
         (("tune", "lr"), {"low": 0.01, "high": 0.001, "log": True}, "need low <= high"),
         (("fcn", "scoring", "pr_thresholds"), [0.5, 1.5], "pr_thresholds[1]: 1.5 is out of range"),
         (("cyclegan", "sim_noise_field", "sigma"), -0.1, "sim_noise_field.sigma: -0.1 is out of range"),
+        (("fcn", "scoring", "tta_views"), "octal", "tta_views is 'octal'; use dihedral or scan_preserving"),
     ],
 )
 def test_every_section_is_range_checked_in_one_place(tmp_path, keys, value, needle):
@@ -500,6 +501,21 @@ def test_layout_check_finds_an_upward_import_and_a_stage_without_module(tmp_path
     assert check_layout.stages_without_module(dvc_yaml) == [  # a stage family may run another stage's module
         f"{dvc_yaml}: stage '{name}' has no module stemgan/stages/{name}.py (nor has its command)"
         for name in ("detect", "tile_less")
+    ]
+
+
+def test_layout_check_finds_an_fcn_key_that_no_training_stage_lists(tmp_path):
+    """train_fcn lists fcn keys by hand (scoring left out); a new key left off the list is a breach."""
+    from stemgan.tools import check_layout
+
+    assert check_layout.unlisted_fcn_keys(ROOT / "dvc.yaml", ROOT / "params.yaml") == []
+    (tmp_path / "params.yaml").write_text("fcn: {seed: 1, steps: 2, scoring: {tta: true}}\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  train_fcn: {cmd: stemgan train-fcn, params: [fcn.seed, fcn.steps]}\n"
+        "  train_fcn_more: {foreach: [a], do: {cmd: 'stemgan train-fcn --x ${item}', params: [fcn.seed]}}\n"
+    )
+    assert check_layout.unlisted_fcn_keys(tmp_path / "dvc.yaml", tmp_path / "params.yaml") == [
+        f"{tmp_path / 'dvc.yaml'}: stage 'train_fcn_more' does not list params key fcn.steps"
     ]
 
 

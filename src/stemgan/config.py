@@ -340,12 +340,17 @@ class ScoringConfig:
     tile_px: Annotated[int, Range(8)] = 512  # inference tile (the FCN is fully convolutional)
     stride_px: Count = 256
     tta: bool = True
+    # dihedral: the 8 rotations/flips; scan_preserving: the 4 that keep scan lines horizontal (half the passes,
+    # and the FCN never averages a row artefact with its column-wise copy)
+    tta_views: str = "scan_preserving"
     bootstrap: NonNegativeCount = 1000
     pr_thresholds: tuple[Fraction, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
     def check(self, where: str) -> None:
         if not self.pr_thresholds:
             raise StemganError(f"{where}: pr_thresholds is empty; list thresholds between 0 and 1")
+        if self.tta_views not in ("dihedral", "scan_preserving"):
+            raise StemganError(f"{where}: tta_views is {self.tta_views!r}; use dihedral or scan_preserving")
 
 
 @dataclass(frozen=True)

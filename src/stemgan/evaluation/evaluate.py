@@ -42,7 +42,8 @@ def class_probabilities(model, image: np.ndarray, multiple: int, scoring: Scorin
         e = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
 
-    return predict_tiled(predict, image, tile, min(scoring.stride_px, tile), scoring.tta)
+    scan_preserving = scoring.tta_views == "scan_preserving"
+    return predict_tiled(predict, image, tile, min(scoring.stride_px, tile), scoring.tta, scan_preserving)
 
 
 def defect_maps(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:

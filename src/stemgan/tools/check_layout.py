@@ -3,7 +3,9 @@
 - every package imports only packages on a lower floor (imports inside functions count too), so there is
   no import loop and nothing reaches upwards;
 - every dvc.yaml stage has its module in stemgan/stages/ (the stage name, `train_fcn` for `train_fcn`; a
-  stage family such as `train_fcn_translated`: its command's, `stemgan train-fcn`).
+  stage family such as `train_fcn_translated`: its command's, `stemgan train-fcn`);
+- the FCN-training stages list every `fcn` key of params.yaml but `fcn.scoring` (they list keys by hand so
+  that a scoring change does not retrain every FCN; a new key missing from the list would never retrain one).
 Prints each breach on one line; exit 1 if there is any.
 """
 
@@ -88,9 +90,24 @@ def stages_without_module(dvc_yaml: Path) -> list[str]:
     ]
 
 
+def unlisted_fcn_keys(dvc_yaml: Path, params_yaml: Path) -> list[str]:
+    stages = yaml.safe_load(dvc_yaml.read_text()).get("stages", {})
+    wanted = {f"fcn.{key}" for key in yaml.safe_load(params_yaml.read_text()).get("fcn", {})} - {"fcn.scoring"}
+    breaches = []
+    for name, definition in stages.items():
+        if stage_module(name, definition) != "train_fcn":
+            continue
+        listed = {p for p in definition.get("do", definition).get("params", []) if isinstance(p, str)}
+        breaches += [f"{dvc_yaml}: stage '{name}' does not list params key {key}" for key in sorted(wanted - listed)]
+    return breaches
+
+
 def main(argv: list[str] | None = None) -> int:
     dvc_yaml = Path(argv[0] if argv else "dvc.yaml")
+    params_yaml = dvc_yaml.with_name("params.yaml")
     breaches = upward_imports() + (stages_without_module(dvc_yaml) if dvc_yaml.is_file() else [])
+    if dvc_yaml.is_file() and params_yaml.is_file():
+        breaches += unlisted_fcn_keys(dvc_yaml, params_yaml)
     for line in breaches:
         print(line)
     print(
