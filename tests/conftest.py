@@ -18,6 +18,14 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# started first, so that pytest-xdist's other workers run the rest of the suite beside it (the whole tiny
+# `dvc repro`: ~12 of the suite's 30 serial minutes, ~70 stages each paying its process start-up)
+LONGEST_FIRST = ("tests/test_pipeline.py::test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed",)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.nodeid not in LONGEST_FIRST)  # stable: the rest keep their order
+
 
 def run_cli(*args, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run `stemgan ARGS` as a user would; returns the completed process (text output)."""
@@ -70,9 +78,14 @@ def write_params(path: Path, params: dict) -> Path:
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch) -> str:
     """A real MLflow sqlite store in a temp folder, used by the CLI and by in-process code."""
+    import mlflow
+
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("STEMGAN_ARTIFACT_ROOT", str(tmp_path / "mlartifacts"))
+    # in-process stemgan code sets MLflow's global URI, which outranks the variable: a pytest-xdist worker would
+    # otherwise carry an earlier test's store into this one
+    mlflow.set_tracking_uri(uri)
     return uri
 
 

