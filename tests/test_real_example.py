@@ -65,11 +65,28 @@ def test_fetch_example_errors_are_one_line_and_write_nothing(tmp_path):
 
     with pytest.raises(FetchError, match=r"could not be fetched.*real_example.examples: \{\}"):
         fetch_wheel("temul-toolkit==0.0.0.999", "temul_toolkit-0.0.0.999-py3-none-any.whl", "0" * 64, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # pip's private download folder is gone too
 
     params = write_params(tmp_path / "params.yaml", tiny_params())
     proc = run_cli("fetch-example", "--name", "nope", "--out", tmp_path / "real", "--params", params, check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "'nope' not in real_example.examples" in proc.stderr and not (tmp_path / "real").exists()
+
+
+def test_fetches_at_the_same_time_each_get_the_whole_pinned_wheel(tmp_path):
+    """Two fetch-example runs at once (two dvc stages, two test workers): neither reads the other's partial file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stemgan.microscope.public_images import FetchError, fetch_wheel
+    from tests.real_files import WHEELS
+
+    name, sha256 = WHEELS["atomap==0.4.2"]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            paths = list(pool.map(lambda _: fetch_wheel("atomap==0.4.2", name, sha256, tmp_path), range(2)))
+    except FetchError as exc:
+        pytest.skip(str(exc))
+    assert paths == [tmp_path / name] * 2 and sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
 def test_a_real_example_is_a_set_with_its_own_optics_and_never_a_table1_column(tmp_path):

@@ -17,7 +17,7 @@ from stemgan.evaluation.scoring import (
     pooled,
     score_image,
 )
-from stemgan.models.tiled_inference import predict_tiled
+from stemgan.models.tiled_inference import predict_tiled, traced_predict
 
 
 @dataclass
@@ -38,7 +38,7 @@ def class_probabilities(model, image: np.ndarray, multiple: int, scoring: Scorin
     tile = inference_tile(scoring, multiple)
 
     def predict(tiles):
-        logits = model.predict(tiles, batch_size=8, verbose=0)
+        logits = traced_predict(model, tiles, batch_size=8)
         e = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
 

@@ -21,7 +21,7 @@ from stemgan.data.tiff_io import read_tiff, write_tiff
 from stemgan.errors import fail
 from stemgan.evaluation.preservation import column_preservation
 from stemgan.models.io import GENERATOR_FILE, is_mlflow_uri, load_generator
-from stemgan.models.tiled_inference import predict_tiled
+from stemgan.models.tiled_inference import predict_tiled, traced_predict
 from stemgan.seeding import item_rng
 from stemgan.training.fcn_sources import MATCHED_NOISE
 from stemgan.training.input_noise import InputNoise
@@ -50,7 +50,7 @@ def translate_image(
     The noise is drawn for the whole image, so a smooth field stays continuous across tiles."""
     tile = int(generator.input_shape[1])
     x = noise.draw(image, rng) if noise.adds_noise else image
-    predict = lambda tiles: generator.predict(tiles, batch_size=cfg.batch_size, verbose=0)  # noqa: E731
+    predict = lambda tiles: traced_predict(generator, tiles, cfg.batch_size)  # noqa: E731
     return predict_tiled(predict, x, tile, cfg.stride_px, cfg.tta, scan_preserving)[..., 0], x
 
 
