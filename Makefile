@@ -40,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check --quiet src tests benchmarks
 	$(BIN)/python -m stemgan.tools.check_layout
 
-# one pytest-xdist worker per core (CI's 2 cores: 19 min instead of 30); TEST_WORKERS=0 runs them in one process
+# one pytest-xdist worker per core (2 cores: ~18-19 min instead of 30); TEST_WORKERS=0 runs them in one process
 TEST_WORKERS ?= auto
 test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
