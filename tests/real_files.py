@@ -45,7 +45,8 @@ def wheel(requirement: str) -> Path:
 
     name, sha256 = WHEELS[requirement]
     CACHE.mkdir(parents=True, exist_ok=True)
-    # pytest-xdist workers share the cache: one fetches while the others wait, none reads a half-written wheel
+    # pytest-xdist workers share the cache: one fetches while the others wait, so the wheel is downloaded once
+    # (fetch_wheel itself renames a whole wheel into place, so no worker could read a partial one anyway)
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
