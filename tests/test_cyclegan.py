@@ -275,13 +275,17 @@ def test_mixed_precision_train_step_is_finite_and_leaves_the_global_policy(preci
 
 
 def test_auto_precision_follows_the_cpu_flags(tmp_path):
-    from stemgan.models.precision import cpu_flags, resolve_precision
+    from stemgan.models.precision import cpu_flags, cpu_precision, resolve_precision
 
-    amx = tmp_path / "amx"
-    amx.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
-    plain = tmp_path / "plain"
-    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 fma\n")
-    assert "amx_bf16" in cpu_flags(amx) and not cpu_flags(plain) & {"amx_bf16", "avx512_bf16"}
+    cpus = {
+        "amx": "fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile",
+        "avx512_bf16_only": "fpu avx2 avx512f avx512_bf16",  # bfloat16 there is slower than float32 (measured)
+        "avx2": "fpu avx2 fma",
+    }
+    for name, flags in cpus.items():
+        (tmp_path / name).write_text(f"processor\t: 0\nflags\t\t: {flags}\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    chosen = {name: cpu_precision(cpu_flags(tmp_path / name)) for name in cpus}
+    assert chosen == {"amx": "mixed_bfloat16", "avx512_bf16_only": "float32", "avx2": "float32"}
     assert cpu_flags(tmp_path / "missing") == set()
     assert resolve_precision("auto") in ("float32", "mixed_bfloat16")  # this CPU, no GPU in the suite
     with pytest.raises(ValueError, match="unknown precision"):

@@ -7,9 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-# CPU flags (Linux /proc/cpuinfo) of bfloat16 matrix units: oneDNN runs bfloat16 convolutions on them
-# about 3x faster than float32; without them bfloat16 is emulated and slower than float32
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+# CPU flag (Linux /proc/cpuinfo) of the bfloat16 matrix units: oneDNN runs the PatchGANs' bfloat16 convolutions on
+# them ~3x faster than float32. AVX512-BF16 alone (bfloat16 dot products, no tiles) is not enough: on a 2-vCPU
+# Xeon with avx512_bf16 and no AMX the default cycleGAN step ran 1.4-1.6x slower in mixed_bfloat16 than in float32
+# (6.1-6.2 against 8.5-9.7 tiles/s, benchmarks/train_throughput.py); AVX2 CPUs emulate bfloat16, slower still
+BF16_CPU_FLAGS = ("amx_bf16",)
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
@@ -22,8 +24,8 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
 
 @lru_cache(maxsize=None)
 def resolve_precision(precision: str) -> str:
-    """A Keras dtype policy name. auto: mixed_float16 on a GPU (tensor cores, with loss scaling), mixed_bfloat16
-    on a CPU with bfloat16 matrix units (AMX, AVX512-BF16), else float32."""
+    """A Keras dtype policy name. auto: mixed_float16 on a GPU (tensor cores, with loss scaling), else
+    `cpu_precision` of this CPU's flags."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -32,7 +34,12 @@ def resolve_precision(precision: str) -> str:
 
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
-    return "mixed_bfloat16" if cpu_flags() & set(BF16_CPU_FLAGS) else "float32"
+    return cpu_precision(cpu_flags())
+
+
+def cpu_precision(flags: set[str]) -> str:
+    """mixed_bfloat16 on a CPU with bfloat16 matrix units (Intel AMX), float32 on any other."""
+    return "mixed_bfloat16" if flags & set(BF16_CPU_FLAGS) else "float32"
 
 
 @contextlib.contextmanager
