@@ -459,6 +459,9 @@ def test_doctor_counts_every_image_format(tmp_path, tiny_params_file):
         (unlabelled / name).write_bytes(b"")
     proc = run_cli("doctor", "--params", tiny_params_file, cwd=tmp_path, check=False)
     assert "[ok] data: 3 unlabelled experimental images" in proc.stdout
+    from stemgan.models.precision import resolve_precision
+
+    assert f"the cycleGAN trains in {resolve_precision('auto')}" in proc.stdout  # the tiny params say auto
 
 
 def test_makefile_finds_a_supported_python(tmp_path):

@@ -53,11 +53,14 @@ def run_checks(params_path: Path) -> list[str]:
     try:
         import tensorflow as tf
 
+        from stemgan.models.precision import resolve_precision
+
         gpus = tf.config.list_physical_devices("GPU")
+        precision = resolve_precision(params.cyclegan.precision if params else "auto")
         check(
             "tensorflow",
             True,
-            f"{tf.__version__}, {len(gpus)} GPU(s)"
+            f"{tf.__version__}, {len(gpus)} GPU(s), the cycleGAN trains in {precision}"
             + ("" if gpus else " (CPU only: use the default profile; GPU nodes: requirements-gpu.txt)"),
         )
     except ImportError as exc:
