@@ -19,11 +19,12 @@ same random batch, in the model's precision:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from train_throughput import add_model_arguments, benchmark_model  # noqa: E402 (this folder, run as a script)
 
 
 def timed(fn, steps: int, warmup: int) -> float:
@@ -40,33 +41,22 @@ def timed(fn, steps: int, warmup: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--profile", help="a profiles/*.yaml of dotted overrides")
+    add_model_arguments(parser)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, help="override the profile's batch size")
     args = parser.parse_args()
 
     import numpy as np
     import tensorflow as tf
 
-    from stemgan.cli.profiles import apply_profile
-    from stemgan.config import read_params, validate_params
     from stemgan.models.fourier import fft_log_amplitude
     from stemgan.models.losses import distance, generator_loss
     from stemgan.models.precision import resolve_precision
-    from stemgan.training.cyclegan_train import build_cyclegan
     from stemgan.training.data import unpaired_stream
     from stemgan.training.input_noise import InputNoise
 
-    params = read_params(args.params)
-    if args.profile:
-        params = apply_profile(params, args.profile)
-    cfg = validate_params(params, args.params).cyclegan
-    if args.batch_size:
-        cfg = dataclasses.replace(cfg, batch_size=args.batch_size)
-    tile, batch = params["tile"]["tile_size_px"], cfg.batch_size
-    model = build_cyclegan(cfg, tile, steps_per_epoch=1000)
+    cfg, tile, model = benchmark_model(args)
+    batch = cfg.batch_size
     rng = np.random.default_rng(0)
     sim, exp = (tf.constant(rng.uniform(-1, 1, (batch, tile, tile, 1)).astype(np.float32)) for _ in range(2))
     loss = cfg.adversarial_loss

@@ -18,26 +18,17 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the benchmarked cycleGAN (shared with train_step_parts.py)."""
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--profile", help="a profiles/*.yaml of dotted overrides")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batch-size", type=int, help="override the profile's batch size")
-    parser.add_argument("--baseline", help="a git commit to compare against (old and new in one run)")
-    parser.add_argument("--repeats", type=int, default=3, help="with --baseline: measurements of each side")
-    args = parser.parse_args()
-    if args.baseline:
-        compare(args)
-        return
 
-    import numpy as np
-    import tensorflow as tf
 
+def benchmark_model(args):
+    """(cycleGAN config, tile size px, model) of --params, --profile and --batch-size, built as training builds it."""
     from stemgan.cli.profiles import apply_profile
     from stemgan.config import read_params, validate_params
-    from stemgan.models.precision import resolve_precision
     from stemgan.training.cyclegan_train import build_cyclegan, distribution_strategy
 
     params = read_params(args.params)
@@ -49,6 +40,27 @@ def main() -> None:
     tile = params["tile"]["tile_size_px"]
     with distribution_strategy().scope():
         model = build_cyclegan(cfg, tile, steps_per_epoch=1000)
+    return cfg, tile, model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_model_arguments(parser)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--baseline", help="a git commit to compare against (old and new in one run)")
+    parser.add_argument("--repeats", type=int, default=3, help="with --baseline: measurements of each side")
+    args = parser.parse_args()
+    if args.baseline:
+        compare(args)
+        return
+
+    import numpy as np
+    import tensorflow as tf
+
+    from stemgan.models.precision import resolve_precision
+
+    cfg, tile, model = benchmark_model(args)
     rng = np.random.default_rng(0)
     batch = [tf.constant(rng.uniform(-1, 1, (cfg.batch_size, tile, tile, 1)).astype(np.float32)) for _ in range(2)]
     step = tf.function(model.train_step, jit_compile=cfg.xla)
