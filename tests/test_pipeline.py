@@ -96,6 +96,7 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert "cycleGAN against the best baseline" in table
     assert set(metrics["cyclegan"]) == {"wse2_day_a", "wse2_day_b"}
     assert all(0 <= v["f1"] <= 1 and v["n_true"] >= 0 for per in metrics.values() for v in per.values())
+    assert all(v["f1_std"] is None for per in metrics.values() for v in per.values())  # one seed: no spread, not 0
     assert set(metrics["cyclegan_nofft"]) == set(metrics["cyclegan_paper"]) == {"wse2_day_a"}  # ablations: day A
     assert len(list((repo / "metrics/pr_curves").glob("*.csv"))) == 12
     assert "table1.json" in sh("dvc", "metrics", "show", cwd=repo)

@@ -337,18 +337,12 @@ def test_doctor_uses_the_stages_validation(tmp_path):
     assert proc.returncode == 1
 
 
-@pytest.mark.parametrize("profile", sorted((ROOT / "profiles").glob("*.yaml")), ids=lambda p: p.name)
-def test_every_shipped_profile_runs_through_dvc_exp_run(tmp_path, profile):
-    """The README's `dvc exp run $(stemgan profile-args PROFILE)`, in a real git + DVC repo: dvc accepts
-    the options and the params it names change (the stage only reads them)."""
-    from stemgan.cli.profiles import apply_profile, read_profile
-
+def dvc_repo(tmp_path: Path, params_text: str, stage: dict) -> tuple[Path, dict]:
+    """A real git + DVC repo with params.yaml and one stage, committed; and the environment to run dvc in."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    write_params(repo / "params.yaml", params)
-    keys = list(read_profile(profile))
-    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"echo": {"cmd": "echo ok", "params": keys}}}))
+    (repo / "params.yaml").write_text(params_text)
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"stage": stage}}))
     env = {
         "PATH": f"{BIN}:/usr/bin:/bin",
         "DVC_NO_ANALYTICS": "1",
@@ -361,10 +355,46 @@ def test_every_shipped_profile_runs_through_dvc_exp_run(tmp_path, profile):
     }
     for cmd in ("git init -q", "dvc init -q", "git add -A", "git commit -qm init"):
         subprocess.run(cmd.split(), cwd=repo, env=env, check=True, capture_output=True)
+    return repo, env
+
+
+@pytest.mark.parametrize("profile", sorted((ROOT / "profiles").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_profile_runs_through_dvc_exp_run(tmp_path, profile):
+    """The README's `dvc exp run $(stemgan profile-args PROFILE)`, in a real git + DVC repo: dvc accepts
+    the options and params.yaml becomes the profile's, mappings replaced (quick's one set), not merged."""
+    from stemgan.cli.profiles import apply_profile, read_profile
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    repo, env = dvc_repo(tmp_path, yaml.safe_dump(params), {"cmd": "echo ok", "params": list(read_profile(profile))})
     options = run_cli("profile-args", profile, "--params", repo / "params.yaml").stdout.split()
     proc = subprocess.run([str(BIN / "dvc"), "exp", "run", *options], cwd=repo, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert yaml.safe_load((repo / "params.yaml").read_text()) == apply_profile(params, profile)
+
+
+def test_make_quick_runs_the_quick_profile_and_gives_params_yaml_back(tmp_path):
+    """`make quick` is `stemgan profile-run profiles/quick.yaml`: in a real git + DVC repo the stage reads the
+    profile's settings (one set, one seed), and the user's params.yaml (comments, layout) comes back byte for
+    byte, after a failed stage too, which exits non-zero with one line."""
+    from stemgan.cli.profiles import apply_profile
+
+    profile = ROOT / "profiles" / "quick.yaml"
+    original = (ROOT / "params.yaml").read_bytes()
+    stage = {"cmd": "cp params.yaml seen.yaml", "params": ["sets", "table1", "tune"], "outs": ["seen.yaml"]}
+    repo, env = dvc_repo(tmp_path, original.decode(), stage)
+    run = [sys.executable, "-m", "stemgan", "profile-run", str(profile)]
+    proc = subprocess.run(run, cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = yaml.safe_load((repo / "seen.yaml").read_text())
+    assert seen == apply_profile(yaml.safe_load(original), profile)
+    assert list(seen["sets"]) == ["wse2_day_a"] and seen["table1"]["n_seeds"] == 1 and not seen["table1"]["ablations"]
+    assert (repo / "params.yaml").read_bytes() == original
+
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"stage": {**stage, "cmd": "exit 3"}}}))
+    proc = subprocess.run(run, cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("stemgan: error: profile-run: dvc exp run under")
+    assert (repo / "params.yaml").read_bytes() == original
 
 
 # --------------------------------------------------------------------------- reruns and resumes

@@ -120,7 +120,7 @@ def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_pa
                     "precision_mean": 0.9,
                     "recall_mean": 0.8,
                     "f1_mean": 0.85,
-                    "f1_std": 0.01,
+                    "f1_std": None,  # what table1-cell writes for one seed
                     "n_seeds": 1,
                     "seeds": [{"mlflow_run_id": run_id, "n_true": 20}],
                 }
@@ -138,7 +138,8 @@ def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_pa
         "stemgan-table1",
     )
 
-    assert "85 ± 1" in (tmp_path / "table1.md").read_text()
+    table = (tmp_path / "table1.md").read_text()
+    assert "| 90 / 80 / 85 [15 / 83 / 25] |" in table and "one seed (no seed spread" in table  # not "85 ± 0"
     metrics = json.loads((tmp_path / "table1.json").read_text())
     assert set(metrics) == {"no_noise", "cyclegan", "cyclegan_vs_best_baseline"}
     assert metrics["cyclegan_vs_best_baseline"]["wse2_day_a"]["f1_difference"] == 0  # the same counts in both
@@ -146,6 +147,16 @@ def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_pa
     parent = client.search_runs([client.get_experiment_by_name("stemgan-table1").experiment_id])[0]
     assert client.get_run(here.info.run_id).data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert parent.data.tags["cell_runs_in_other_store"] == foreign
+
+
+def test_table1_shows_a_seed_spread_only_where_there_are_seeds_to_spread():
+    from stemgan.evaluation.table1_report import markdown
+
+    cell = {"source": "cyclegan", "set": "wse2_day_a", "precision_mean": 0.9, "recall_mean": 0.8, "f1_mean": 0.85}
+    two = markdown([{**cell, "f1_std": 0.014, "n_seeds": 2}], ["wse2_day_a"], 2)
+    assert "| 90 / 80 / 85 ± 1 [85 / 79 / 82] |" in two and "mean over 2 seeds (F1 spread ± 1 std)" in two
+    one = markdown([{**cell, "f1_std": None, "n_seeds": 1}], ["wse2_day_a"], 1)
+    assert "| 90 / 80 / 85 [85 / 79 / 82] |" in one and "±" not in one.split("\n", 3)[3]
 
 
 def test_paired_difference_interval_separates_a_consistent_gain_from_noise():

@@ -24,11 +24,46 @@ def register(sub) -> None:
     params_arg(p)
     p.set_defaults(handler=run)
 
+    p = sub.add_parser(
+        "profile-run",
+        help="run the pipeline under a profile as a DVC experiment; params.yaml is left as it was",
+        description="dvc exp run with the profile's options (see profile-args), in this workspace: the outputs "
+        "are the profile's, and params.yaml is put back byte for byte afterwards (also after a failure or "
+        "Ctrl-C), so a later `dvc repro` runs your own settings again. `dvc exp show` lists the run.",
+    )
+    p.add_argument("profile", type=Path, help="a profile file, e.g. profiles/quick.yaml")
+    p.set_defaults(handler=run_experiment)
+
 
 def run(args) -> None:
     from stemgan.config import read_params
 
     print(profile_args(args.profile, read_params(args.params)))
+
+
+def run_experiment(args) -> int:
+    import shutil
+    import subprocess
+    import sys
+
+    from stemgan.config import read_params
+    from stemgan.data.files import atomic_write
+    from stemgan.stages.arguments import PARAMS
+
+    options = profile_args(args.profile, read_params(PARAMS)).split()  # dvc exp run -S writes ./params.yaml
+    dvc = shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc")
+    if dvc is None:
+        raise StemganError("profile-run: dvc not found; run `make setup` (it installs DVC into .venv)")
+    kept = PARAMS.read_bytes()
+    print(f"profile-run: dvc exp run {' '.join(options)}", flush=True)
+    try:
+        status = subprocess.run([dvc, "exp", "run", *options]).returncode
+    finally:
+        atomic_write(PARAMS, lambda tmp: tmp.write_bytes(kept))  # dvc exp run rewrote it with the profile's values
+    print(f"profile-run: {PARAMS} is as it was; `dvc repro` runs its settings again", flush=True)
+    if status:
+        raise StemganError(f"profile-run: dvc exp run under {args.profile} failed (exit {status}); see above")
+    return 0
 
 
 def read_profile(path: Path | str) -> dict:
@@ -58,9 +93,45 @@ def apply_profile(params: dict, path: Path | str) -> dict:
 
 
 def profile_args(path: Path | str, params: dict) -> str:
-    """`-S key=value ...` for `dvc exp run $(...)`: each value as compact JSON (valid YAML, no spaces, so the
-    shell keeps each option one word), validated against params."""
+    """`-S override ...` for `dvc exp run $(...)`, validated against params. DVC applies Hydra overrides, which
+    merge a mapping into the one there: a profile's mapping replaces it instead (`~key` deletes each key the
+    profile leaves out, `+key` adds a new one), so `sets: {one: ...}` runs one set. Values are compact Hydra
+    literals (no spaces: the shell keeps each option one word)."""
     from stemgan.config import validate_params
 
     validate_params(apply_profile(params, path), path)  # the profile's values pass the stages' own checks
-    return " ".join(f"-S {key}={json.dumps(value, separators=(',', ':'))}" for key, value in read_profile(path).items())
+    overrides = []
+    for dotted, value in read_profile(path).items():
+        node = params
+        for key in str(dotted).split("."):
+            node = node[key]
+        overrides += _overrides(str(dotted), value, node, path)
+    return " ".join(f"-S {override}" for override in overrides)
+
+
+def _overrides(dotted: str, value, current, path) -> list[str]:
+    if not (isinstance(value, dict) and isinstance(current, dict)):
+        return [f"{dotted}={_hydra_literal(value, path)}"]
+    out = [f"~{dotted}.{key}" for key in current if key not in value]
+    for key, item in value.items():
+        if key in current and item == current[key]:
+            continue
+        if key in current:
+            out += _overrides(f"{dotted}.{key}", item, current[key], path)
+        else:
+            out.append(f"+{dotted}.{key}={_hydra_literal(item, path)}")
+    return out
+
+
+def _hydra_literal(value, path) -> str:
+    """Hydra's override grammar: JSON for scalars and lists, but mapping keys unquoted."""
+    if isinstance(value, dict):
+        for key in value:
+            if not (isinstance(key, str) and key.replace("_", "a").replace("-", "a").isalnum() and key[0].isalpha()):
+                raise StemganError(
+                    f"{path}: key {key!r} cannot be passed to dvc exp run -S; use letters, digits, _ or -"
+                )
+        return "{" + ",".join(f"{key}:{_hydra_literal(item, path)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_hydra_literal(item, path) for item in value) + "]"
+    return json.dumps(value, separators=(",", ":"))

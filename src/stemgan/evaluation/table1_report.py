@@ -34,6 +34,11 @@ def load_cells(cells_dir: Path) -> list[dict]:
     return cells
 
 
+def spread_text(std: float | None) -> str:
+    """' ± 7' (an F1 std in percentage points), or nothing where one seed has no spread."""
+    return "" if std is None else f" ± {100 * std:.0f}"
+
+
 def markdown(cells: list[dict], sets: list[str], n_seeds: int) -> str:
     by = {(c["source"], c["set"]): c for c in cells}
     present = {c["source"] for c in cells}
@@ -42,7 +47,9 @@ def markdown(cells: list[dict], sets: list[str], n_seeds: int) -> str:
     lines = [
         "# Table 1: defect finding on held-out labelled experimental images (WSe2, Se vacancies)",
         "",
-        f"P / R / F1 in %, mean over {n_seeds} seeds (F1 spread ± 1 std); the paper's numbers in brackets.",
+        f"P / R / F1 in %, mean over {n_seeds} seeds (F1 spread ± 1 std); the paper's numbers in brackets."
+        if n_seeds > 1
+        else "P / R / F1 in %, one seed (no seed spread: table1.n_seeds 2 gives one); the paper's numbers in brackets.",
         "Each FCN is trained only on the row's source; its threshold is chosen on the set's validation",
         "images; it is scored on the set's test images, which nothing else touches.",
         "",
@@ -58,7 +65,7 @@ def markdown(cells: list[dict], sets: list[str], n_seeds: int) -> str:
                 if c is None
                 else (
                     f"{100 * c['precision_mean']:.0f} / {100 * c['recall_mean']:.0f} / "
-                    f"{100 * c['f1_mean']:.0f} ± {100 * c['f1_std']:.0f}"
+                    f"{100 * c['f1_mean']:.0f}{spread_text(c['f1_std'])}"
                 )
             )
             paper = PAPER.get(source, {}).get(s)

@@ -15,6 +15,8 @@ import pandas as pd
 from stemgan.config import Params
 from stemgan.stages.arguments import output_folder, params_arg
 
+METRICS = ("precision", "recall", "f1")
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -42,6 +44,7 @@ def register(sub) -> None:
 
 def run(args) -> None:
     from stemgan.config import load_params
+    from stemgan.evaluation.table1_report import spread_text
 
     start = time.perf_counter()
     cell = run_cell(
@@ -54,8 +57,8 @@ def run(args) -> None:
     )
     print(
         f"table1-cell: {args.source} x {args.set_name}: P {100 * cell['precision_mean']:.0f}% "
-        f"R {100 * cell['recall_mean']:.0f}% F1 {100 * cell['f1_mean']:.0f} ± {100 * cell['f1_std']:.0f}% "
-        f"over {cell['n_seeds']} seeds -> {args.out} ({time.perf_counter() - start:.0f} s)"
+        f"R {100 * cell['recall_mean']:.0f}% F1 {100 * cell['f1_mean']:.0f}{spread_text(cell['f1_std'])}% "
+        f"over {cell['n_seeds']} seed(s) -> {args.out} ({time.perf_counter() - start:.0f} s)"
     )
 
 
@@ -125,8 +128,9 @@ def run_cell(*, source: str, set_name: str, fcn_dir: Path, params: Params, data_
         "set": set_name,
         "n_seeds": len(seeds),
         "fcn_dir": str(fcn_dir),
-        **{f"{m}_mean": float(frame[m].mean(skipna=False)) for m in ("precision", "recall", "f1")},
-        **{f"{m}_std": float(frame[m].std(ddof=0, skipna=False)) for m in ("precision", "recall", "f1")},
+        **{f"{m}_mean": float(frame[m].mean(skipna=False)) for m in METRICS},
+        # one seed has no spread: null, not a std of 0
+        **{f"{m}_std": float(frame[m].std(ddof=0, skipna=False)) if len(seeds) > 1 else None for m in METRICS},
         "seeds": seeds,
     }
     with atomic_directory(out_dir) as tmp:
