@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -76,18 +77,24 @@ def read_profile(path: Path | str) -> dict:
     return data
 
 
+def profile_key(params: dict, dotted: str, path: Path | str) -> tuple[dict, str]:
+    """(the mapping that holds `dotted`'s last part, that part): the key must already exist in params."""
+    node = params
+    *parents, leaf = str(dotted).split(".")
+    for key in parents:
+        if not isinstance(node.get(key), dict):
+            raise StemganError(f"{path}: '{dotted}' does not name a params.yaml key; fix the profile")
+        node = node[key]
+    if leaf not in node:
+        raise StemganError(f"{path}: '{dotted}' does not name a params.yaml key; fix the profile")
+    return node, leaf
+
+
 def apply_profile(params: dict, path: Path | str) -> dict:
     """params with every dotted key of the profile set (keys must already exist in params)."""
     out = copy.deepcopy(params)
     for dotted, value in read_profile(path).items():
-        node = out
-        *parents, leaf = str(dotted).split(".")
-        for key in parents:
-            if not isinstance(node.get(key), dict):
-                raise StemganError(f"{path}: '{dotted}' does not name a params.yaml key; fix the profile")
-            node = node[key]
-        if leaf not in node:
-            raise StemganError(f"{path}: '{dotted}' does not name a params.yaml key; fix the profile")
+        node, leaf = profile_key(out, dotted, path)
         node[leaf] = value
     return out
 
@@ -102,36 +109,36 @@ def profile_args(path: Path | str, params: dict) -> str:
     validate_params(apply_profile(params, path), path)  # the profile's values pass the stages' own checks
     overrides = []
     for dotted, value in read_profile(path).items():
-        node = params
-        for key in str(dotted).split("."):
-            node = node[key]
-        overrides += _overrides(str(dotted), value, node, path)
+        node, leaf = profile_key(params, dotted, path)
+        overrides += _overrides(str(dotted), value, node[leaf], path)
     return " ".join(f"-S {override}" for override in overrides)
 
 
 def _overrides(dotted: str, value, current, path) -> list[str]:
     if not (isinstance(value, dict) and isinstance(current, dict)):
         return [f"{dotted}={_hydra_literal(value, path)}"]
-    out = [f"~{dotted}.{key}" for key in current if key not in value]
+    out = [f"~{dotted}.{_hydra_key(key, path)}" for key in current if key not in value]
     for key, item in value.items():
-        if key in current and item == current[key]:
-            continue
-        if key in current:
+        if key not in current:
+            out.append(f"+{dotted}.{_hydra_key(key, path)}={_hydra_literal(item, path)}")
+        elif item != current[key]:
             out += _overrides(f"{dotted}.{key}", item, current[key], path)
-        else:
-            out.append(f"+{dotted}.{key}={_hydra_literal(item, path)}")
     return out
+
+
+def _hydra_key(key, path) -> str:
+    """A mapping key as Hydra's grammar takes it unquoted (the only way it takes keys)."""
+    if not (isinstance(key, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key)):
+        raise StemganError(f"{path}: key {key!r} cannot be passed to dvc exp run -S; use letters, digits, _ or -")
+    return key
 
 
 def _hydra_literal(value, path) -> str:
     """Hydra's override grammar: JSON for scalars and lists, but mapping keys unquoted."""
     if isinstance(value, dict):
-        for key in value:
-            if not (isinstance(key, str) and key.replace("_", "a").replace("-", "a").isalnum() and key[0].isalpha()):
-                raise StemganError(
-                    f"{path}: key {key!r} cannot be passed to dvc exp run -S; use letters, digits, _ or -"
-                )
-        return "{" + ",".join(f"{key}:{_hydra_literal(item, path)}" for key, item in value.items()) + "}"
+        return (
+            "{" + ",".join(f"{_hydra_key(key, path)}:{_hydra_literal(item, path)}" for key, item in value.items()) + "}"
+        )
     if isinstance(value, list):
         return "[" + ",".join(_hydra_literal(item, path) for item in value) + "]"
     return json.dumps(value, separators=(",", ":"))
