@@ -275,17 +275,27 @@ def test_mixed_precision_train_step_is_finite_and_leaves_the_global_policy(preci
 
 
 def test_auto_precision_follows_the_cpu_flags(tmp_path):
-    from stemgan.models.precision import cpu_flags, cpu_precision, resolve_precision
+    from stemgan.models.precision import cpu_flags, cpu_precision, cpu_vendor, resolve_precision
 
-    cpus = {
-        "amx": "fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile",
-        "avx512_bf16_only": "fpu avx2 avx512f avx512_bf16",  # bfloat16 there is slower than float32 (measured)
-        "avx2": "fpu avx2 fma",
+    cpus = {  # (vendor_id, flags), as /proc/cpuinfo writes them
+        "amx": ("GenuineIntel", "fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile"),
+        "intel_avx512_bf16": ("GenuineIntel", "fpu avx2 avx512f avx512_bf16"),  # slower than float32 (measured)
+        "zen4": ("AuthenticAMD", "fpu avx2 avx512f avx512_bf16"),  # faster than float32 (measured)
+        "zen3": ("AuthenticAMD", "fpu avx2 fma"),
+        "avx2": ("GenuineIntel", "fpu avx2 fma"),
     }
-    for name, flags in cpus.items():
-        (tmp_path / name).write_text(f"processor\t: 0\nflags\t\t: {flags}\nprocessor\t: 1\nflags\t\t: {flags}\n")
-    chosen = {name: cpu_precision(cpu_flags(tmp_path / name)) for name in cpus}
-    assert chosen == {"amx": "mixed_bfloat16", "avx512_bf16_only": "float32", "avx2": "float32"}
+    for name, (vendor, flags) in cpus.items():
+        block = f"vendor_id\t: {vendor}\nflags\t\t: {flags}\n"
+        (tmp_path / name).write_text(f"processor\t: 0\n{block}processor\t: 1\n{block}")
+    chosen = {name: cpu_precision(cpu_flags(tmp_path / name), cpu_vendor(tmp_path / name)) for name in cpus}
+    assert chosen == {
+        "amx": "mixed_bfloat16",
+        "intel_avx512_bf16": "float32",
+        "zen4": "mixed_bfloat16",
+        "zen3": "float32",
+        "avx2": "float32",
+    }
+    assert cpu_vendor(tmp_path / "missing") == ""
     assert cpu_flags(tmp_path / "missing") == set()
     assert resolve_precision("auto") in ("float32", "mixed_bfloat16")  # this CPU, no GPU in the suite
     with pytest.raises(ValueError, match="unknown precision"):

@@ -8,18 +8,33 @@ from pathlib import Path
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # CPU flag (Linux /proc/cpuinfo) of the bfloat16 matrix units: oneDNN runs the PatchGANs' bfloat16 convolutions on
-# them ~3x faster than float32. AVX512-BF16 alone (bfloat16 dot products, no tiles) is not enough: on a 2-vCPU
-# Xeon with avx512_bf16 and no AMX the default cycleGAN step ran 1.4-1.6x slower in mixed_bfloat16 than in float32
-# (6.1-6.2 against 8.5-9.7 tiles/s, benchmarks/train_throughput.py); AVX2 CPUs emulate bfloat16, slower still
+# them ~3x faster than float32. AVX512-BF16 alone (bfloat16 dot products, no tiles) depends on the vendor's cores:
+# on a 2-vCPU Xeon with avx512_bf16 and no AMX the default cycleGAN step ran 1.4-1.6x slower in mixed_bfloat16
+# than in float32 (6.1-6.2 against 8.5-9.7 tiles/s, benchmarks/train_throughput.py), on a 2-vCPU AMD EPYC (Zen 4,
+# avx512_bf16, no AMX) 1.3-1.4x faster (10.4-11.8 against 7.7-8.8); AVX2 CPUs emulate bfloat16, slower still
 BF16_CPU_FLAGS = ("amx_bf16",)
+# (vendor_id, flag) where AVX512-BF16 alone pays: AMD's Zen 4 and later execute VDPBF16PS natively
+BF16_VENDOR_FLAGS = (("AuthenticAMD", "avx512_bf16"),)
+
+
+def _cpuinfo_fields(cpuinfo: Path, field: str) -> list[str]:
+    """The values of `field` in /proc/cpuinfo, one per processor; none if there is no such file (not Linux)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return []
+    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.split(":", 1)[0].strip() == field]
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    try:
-        text = cpuinfo.read_text()
-    except OSError:  # not Linux: no flags known, so no bfloat16
-        return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+    """This CPU's feature flags (none known off Linux, so no bfloat16)."""
+    return {flag for value in _cpuinfo_fields(cpuinfo, "flags") for flag in value.split()}
+
+
+def cpu_vendor(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """GenuineIntel, AuthenticAMD, ... or '' where /proc/cpuinfo does not say."""
+    vendors = _cpuinfo_fields(cpuinfo, "vendor_id")
+    return vendors[0] if vendors else ""
 
 
 @lru_cache(maxsize=None)
@@ -34,12 +49,14 @@ def resolve_precision(precision: str) -> str:
 
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
-    return cpu_precision(cpu_flags())
+    return cpu_precision(cpu_flags(), cpu_vendor())
 
 
-def cpu_precision(flags: set[str]) -> str:
-    """mixed_bfloat16 on a CPU with bfloat16 matrix units (Intel AMX), float32 on any other."""
-    return "mixed_bfloat16" if flags & set(BF16_CPU_FLAGS) else "float32"
+def cpu_precision(flags: set[str], vendor: str = "") -> str:
+    """mixed_bfloat16 on a CPU with bfloat16 matrix units (Intel AMX) or with native AVX512-BF16 cores (AMD
+    Zen 4 and later), float32 on any other."""
+    native = any(vendor == bf16_vendor and flag in flags for bf16_vendor, flag in BF16_VENDOR_FLAGS)
+    return "mixed_bfloat16" if flags & set(BF16_CPU_FLAGS) or native else "float32"
 
 
 @contextlib.contextmanager
