@@ -14,6 +14,10 @@ same random batch, in the model's precision:
   augmentation, input noise field, prefetch), on random tiles;
 - whole step: `train_step` itself. Parts overlap a little (fused kernels, shared forward passes), so they need
   not add up to it exactly: the table says which part is worth attacking, not a ledger.
+
+GFLOP/s: each part's convolution work (a backward pass counted as 2 forwards: input and filter gradients) over
+its time, against this CPU's ceiling, one large convolution of the critics' widest layer in the same precision.
+A step near the ceiling gets faster only with fewer FLOPs (smaller critics) or a faster precision.
 """
 
 from __future__ import annotations
@@ -37,6 +41,30 @@ def timed(fn, steps: int, warmup: int) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def conv_macs(network) -> int:
+    """Multiply-adds of one tile's forward pass through the network's convolutions and transposed convolutions."""
+    import keras
+
+    total = 0
+    for layer in network.layers:
+        transposed = isinstance(layer, keras.layers.Conv2DTranspose)  # not a Conv2D subclass in Keras 3
+        if transposed or isinstance(layer, keras.layers.Conv2D):
+            kh, kw, c1, c2 = layer.kernel.shape  # transposed: (k, k, out, in), each input pixel spreads k x k
+            grid = layer.input.shape if transposed else layer.output.shape
+            total += grid[1] * grid[2] * kh * kw * c1 * c2
+    return total
+
+
+def conv_ceiling_gflops(dtype, steps: int) -> float:
+    """GFLOP/s of a 16 x 16 x 128 -> 256, 4 x 4 convolution on 16 tiles (a PatchGAN's widest layer, 4x its batch)."""
+    import tensorflow as tf
+
+    x = tf.cast(tf.random.stateless_normal((16, 16, 16, 128), seed=(0, 0)), dtype)
+    w = tf.cast(tf.random.stateless_normal((4, 4, 128, 256), seed=(0, 1)), dtype)
+    conv = tf.function(lambda: tf.nn.conv2d(x, w, 1, "SAME"))
+    return 2 * 16 * 16 * 16 * 256 * 4 * 4 * 128 / timed(lambda: conv().numpy(), max(steps, 20), 2) / 1e9
 
 
 def main() -> None:
@@ -123,13 +151,27 @@ def main() -> None:
     }
     seconds = {name: timed(fn, args.steps, args.warmup) for name, fn in parts.items() if fn is not None}
     whole = seconds["whole train step"]
+    g_macs, d_macs = conv_macs(model.gen_sim2exp), conv_macs(model.disc_exp)
+    critics_in_step = 4 if cfg.fft_discriminators else 2
+    work = {  # multiply-adds of each part as written above (x3: forward + its two gradients)
+        "generators (6 calls, fwd+bwd)": 6 * 3 * g_macs,
+        "real-space critics (fwd+bwd)": 2 * 3 * 3 * d_macs,  # judged real + fake, fooled, each with both gradients
+        "Fourier critics, FFT included (fwd+bwd)": 2 * 3 * 3 * d_macs,
+        # per critic: judged (2 tiles, both gradients) and fooled (1 tile, the input gradient only)
+        "whole train step": 6 * 3 * g_macs + critics_in_step * (2 * 3 + 2) * d_macs,
+    }
+    precision = resolve_precision(cfg.precision)
+    ceiling = conv_ceiling_gflops(tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32, args.steps)
     print(
-        f"tile {tile}px batch {batch}, precision={resolve_precision(cfg.precision)} xla={cfg.xla} "
+        f"tile {tile}px batch {batch}, precision={precision} xla={cfg.xla} "
         f"on {[d.device_type for d in tf.config.list_logical_devices()]}; best of {args.steps} calls each"
     )
-    print(f"{'part':<42} {'ms':>8} {'of step':>8}")
+    print(f"forward convolutions per tile: G {g_macs / 1e6:.0f} M multiply-adds, each critic {d_macs / 1e6:.0f} M")
+    print(f"{'part':<42} {'ms':>8} {'of step':>8} {'GFLOP/s':>8}")
     for name, value in sorted(seconds.items(), key=lambda item: -item[1]):
-        print(f"{name:<42} {1000 * value:8.1f} {100 * value / whole:7.0f}%")
+        rate = f"{2 * batch * work[name] / value / 1e9:8.0f}" if name in work else ""
+        print(f"{name:<42} {1000 * value:8.1f} {100 * value / whole:7.0f}% {rate}")
+    print(f"{'ceiling: one large convolution, same precision':<60} {ceiling:8.0f}")
 
 
 if __name__ == "__main__":
