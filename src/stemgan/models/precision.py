@@ -12,9 +12,8 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 # on a 2-vCPU Xeon with avx512_bf16 and no AMX the default cycleGAN step ran 1.4-1.6x slower in mixed_bfloat16
 # than in float32 (6.1-6.2 against 8.5-9.7 tiles/s, benchmarks/train_throughput.py), on a 2-vCPU AMD EPYC (Zen 4,
 # avx512_bf16, no AMX) 1.3-1.4x faster (10.4-11.8 against 7.7-8.8); AVX2 CPUs emulate bfloat16, slower still
-BF16_CPU_FLAGS = ("amx_bf16",)
-# (vendor_id, flag) where AVX512-BF16 alone pays: AMD's Zen 4 and later execute VDPBF16PS natively
-BF16_VENDOR_FLAGS = (("AuthenticAMD", "avx512_bf16"),)
+# (vendor_id or None for any vendor, flag): AMX anywhere; AVX512-BF16 alone on AMD (Zen 4+ run VDPBF16PS natively)
+BF16_CPUS = ((None, "amx_bf16"), ("AuthenticAMD", "avx512_bf16"))
 
 
 def _cpuinfo_fields(cpuinfo: Path, field: str) -> list[str]:
@@ -55,8 +54,8 @@ def resolve_precision(precision: str) -> str:
 def cpu_precision(flags: set[str], vendor: str = "") -> str:
     """mixed_bfloat16 on a CPU with bfloat16 matrix units (Intel AMX) or with native AVX512-BF16 cores (AMD
     Zen 4 and later), float32 on any other."""
-    native = any(vendor == bf16_vendor and flag in flags for bf16_vendor, flag in BF16_VENDOR_FLAGS)
-    return "mixed_bfloat16" if flags & set(BF16_CPU_FLAGS) or native else "float32"
+    fast = any(flag in flags and bf16_vendor in (None, vendor) for bf16_vendor, flag in BF16_CPUS)
+    return "mixed_bfloat16" if fast else "float32"
 
 
 @contextlib.contextmanager
