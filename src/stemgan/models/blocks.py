@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 INIT = keras.initializers.RandomNormal(mean=0.0, stddev=0.02)  # pix2pix/cycleGAN weight init
 
@@ -13,7 +12,8 @@ INIT = keras.initializers.RandomNormal(mean=0.0, stddev=0.02)  # pix2pix/cycleGA
 class InstanceNormalization(layers.Layer):
     """Per image and channel: zero mean and unit variance over the spatial axes, then a learned scale and offset
     (as GroupNormalization with one group per channel, in one fused moments op: a quarter of the generator's
-    train step time less on CPU). Statistics in float32 whatever the mixed-precision policy."""
+    train step time less on CPU). Statistics in float32 whatever the mixed-precision policy. keras.ops only
+    (tf.nn.moments under TensorFlow), so the networks also build under Keras's JAX backend."""
 
     def __init__(self, epsilon: float = 1e-5, **kwargs):
         super().__init__(**kwargs)
@@ -25,10 +25,10 @@ class InstanceNormalization(layers.Layer):
         self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
 
     def call(self, x):
-        x32 = tf.cast(x, tf.float32)
-        mean, variance = tf.nn.moments(x32, axes=(1, 2), keepdims=True)
-        scale = tf.math.rsqrt(variance + self.epsilon) * tf.cast(self.gamma, tf.float32)
-        return tf.cast(x32 * scale + (tf.cast(self.beta, tf.float32) - mean * scale), self.compute_dtype)
+        x32 = ops.cast(x, "float32")
+        mean, variance = ops.moments(x32, axes=(1, 2), keepdims=True)
+        scale = ops.rsqrt(variance + self.epsilon) * ops.cast(self.gamma, "float32")
+        return ops.cast(x32 * scale + (ops.cast(self.beta, "float32") - mean * scale), self.compute_dtype)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}

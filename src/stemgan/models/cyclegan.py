@@ -13,7 +13,7 @@ import tensorflow as tf
 from stemgan.config import CycleGANConfig
 from stemgan.models.image_pool import ImagePool
 from stemgan.models.losses import discriminator_loss, distance, generator_loss
-from stemgan.models.networks import patchgan_discriminator, unet_generator
+from stemgan.models.networks import cyclegan_networks
 
 LOSS_NAMES = (
     "g_adversarial",
@@ -32,39 +32,8 @@ class CycleGAN(keras.Model):
     def __init__(self, cfg: CycleGANConfig, tile_size: int, **kwargs):
         super().__init__(**kwargs)
         self.cfg = cfg
-        g, d = cfg.generator, cfg.discriminator
-        self.gen_sim2exp = unet_generator(
-            tile_size,
-            g.depth,
-            g.base_filters,
-            g.max_filters,
-            g.norm,
-            g.dropout,
-            "generator_sim2exp",
-            g.upsampling,
-            g.residual,
-        )
-        self.gen_exp2sim = unet_generator(
-            tile_size,
-            g.depth,
-            g.base_filters,
-            g.max_filters,
-            g.norm,
-            g.dropout,
-            "generator_exp2sim",
-            g.upsampling,
-            g.residual,
-        )
-        self.disc_exp = patchgan_discriminator(tile_size, d.base_filters, d.n_layers, d.norm, "disc_exp")
-        self.disc_sim = patchgan_discriminator(tile_size, d.base_filters, d.n_layers, d.norm, "disc_sim")
-        self.disc_exp_fft = self.disc_sim_fft = None
-        if cfg.fft_discriminators:
-            self.disc_exp_fft = patchgan_discriminator(
-                tile_size, d.base_filters, d.n_layers, d.norm, "disc_exp_fft", fourier=True, fft_window=cfg.fft_window
-            )
-            self.disc_sim_fft = patchgan_discriminator(
-                tile_size, d.base_filters, d.n_layers, d.norm, "disc_sim_fft", fourier=True, fft_window=cfg.fft_window
-            )
+        for name, network in cyclegan_networks(cfg, tile_size).items():  # attribute names: checkpoint paths
+            setattr(self, name, network)
         self.pool_exp = ImagePool(cfg.pool_size, tile_size, cfg.seed + 1, name="pool_exp")
         self.pool_sim = ImagePool(cfg.pool_size, tile_size, cfg.seed + 2, name="pool_sim")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSS_NAMES}

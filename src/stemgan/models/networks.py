@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 from keras import layers
 
 from stemgan.models.blocks import INIT, downsample, upsample, upscale_conv
 from stemgan.models.fourier import FourierAmplitude
+
+if TYPE_CHECKING:
+    from stemgan.config import CycleGANConfig
 
 
 def unet_generator(
@@ -72,3 +77,30 @@ def patchgan_discriminator(
     x = layers.Conv2D(1, 4, padding="same", kernel_initializer=INIT)(x)
     outputs = layers.Activation("linear", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def cyclegan_networks(cfg: CycleGANConfig, tile_size: int) -> dict[str, keras.Model | None]:
+    """The cycleGAN's networks by attribute name: generators G (sim -> exp) and F (exp -> sim), a real-space
+    PatchGAN per domain and, with cfg.fft_discriminators, a Fourier-amplitude PatchGAN per domain (else None).
+    Backend-neutral, so a JAX train step (benchmarks/train_throughput_jax.py) builds the same networks."""
+    g, d = cfg.generator, cfg.discriminator
+
+    def generator(name):
+        return unet_generator(
+            tile_size, g.depth, g.base_filters, g.max_filters, g.norm, g.dropout, name, g.upsampling, g.residual
+        )
+
+    def critic(name, fourier=False):
+        return patchgan_discriminator(
+            tile_size, d.base_filters, d.n_layers, d.norm, name, fourier=fourier, fft_window=cfg.fft_window
+        )
+
+    fft = cfg.fft_discriminators
+    return {
+        "gen_sim2exp": generator("generator_sim2exp"),
+        "gen_exp2sim": generator("generator_exp2sim"),
+        "disc_exp": critic("disc_exp"),
+        "disc_sim": critic("disc_sim"),
+        "disc_exp_fft": critic("disc_exp_fft", fourier=True) if fft else None,
+        "disc_sim_fft": critic("disc_sim_fft", fourier=True) if fft else None,
+    }
