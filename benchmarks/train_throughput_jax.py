@@ -17,12 +17,13 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import time
 
 os.environ["KERAS_BACKEND"] = "jax"
-# XLA's CPU runtime deadlocks on the Fourier critics' FFT with Eigen's thread pool (jax 0.11.2, 2 cores); GPUs
-# are unaffected (cuFFT)
-os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+if shutil.which("nvidia-smi") is None:
+    # XLA's CPU runtime deadlocks on the Fourier critics' FFT in Eigen's thread pool (jax 0.11.2, 2 cores)
+    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
 
 from train_step_parts import conv_macs  # noqa: E402 (this folder, run as a script)
 
