@@ -1,4 +1,4 @@
-"""Network pieces: Fourier-amplitude input, image pool, lr schedule, tiled inference, matching."""
+"""Network pieces: Fourier-amplitude input, losses, image pool, lr schedule, tiled inference, matching."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ tf = pytest.importorskip("tensorflow")
 from stemgan.evaluation.matching import match_points
 from stemgan.models.fourier import fft_log_amplitude
 from stemgan.models.image_pool import ImagePool
+from stemgan.models.losses import discriminator_loss, distance, generator_loss
 from stemgan.models.schedule import ConstantThenLinearDecay
 from stemgan.models.tiled_inference import predict_tiled
 
@@ -198,3 +199,19 @@ def test_white_amplitude_estimate_reads_the_noise_floor_not_the_lattice_or_smoot
     exp = sim + smooth + rng.normal(0.0, 2 * 0.04, sim.shape).astype(np.float32)  # sigma 0.04 on [0, 1]
     assert estimate_white_sigma(sim, exp, pixel_size_A=0.2) == pytest.approx(0.04, rel=0.1)
     assert estimate_white_sigma(sim, lattice_tiles(300, 32, 5), pixel_size_A=0.2) == pytest.approx(0.0, abs=0.005)
+
+
+def test_adversarial_losses_take_their_textbook_values():
+    """LSGAN, BCE and hinge at known logits (they are written in keras.ops, shared with the JAX benchmark)."""
+    ones, zeros = tf.ones((2, 4, 4, 1)), tf.zeros((2, 4, 4, 1))
+    assert float(discriminator_loss("lsgan", ones, zeros)) == 0.0  # a perfect critic
+    assert float(generator_loss("lsgan", zeros)) == pytest.approx(1.0)
+    assert float(discriminator_loss("bce", zeros, zeros)) == pytest.approx(np.log(2.0), rel=1e-6)
+    assert float(generator_loss("bce", 3.0 * ones)) == pytest.approx(np.log1p(np.exp(-3.0)), rel=1e-6)
+    assert float(discriminator_loss("hinge", 2.0 * ones, -2.0 * ones)) == 0.0  # both outside the margin
+    assert float(discriminator_loss("hinge", zeros, zeros)) == pytest.approx(1.0)
+    assert float(generator_loss("hinge", 0.5 * ones)) == pytest.approx(-0.5)
+    assert float(distance("l1", ones, -ones)) == pytest.approx(2.0)
+    assert float(distance("l2", ones, -ones)) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="unknown adversarial loss 'wgan'"):
+        generator_loss("wgan", zeros)
