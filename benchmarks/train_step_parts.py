@@ -57,6 +57,12 @@ def conv_macs(network) -> int:
     return total
 
 
+def step_macs(g_macs: int, d_macs: int, critics: int) -> int:
+    """Multiply-adds per tile of one train step: 6 generator calls and, per critic, judged (2 tiles, both
+    gradients) and fooled (1 tile, the input gradient only); x3 for a forward and its two gradients."""
+    return 6 * 3 * g_macs + critics * (2 * 3 + 2) * d_macs
+
+
 def conv_ceiling_gflops(dtype, steps: int) -> float:
     """GFLOP/s of a 16 x 16 x 128 -> 256, 4 x 4 convolution on 16 tiles (a PatchGAN's widest layer, 4x its batch)."""
     import tensorflow as tf
@@ -157,8 +163,7 @@ def main() -> None:
         "generators (6 calls, fwd+bwd)": 6 * 3 * g_macs,
         "real-space critics (fwd+bwd)": 2 * 3 * 3 * d_macs,  # judged real + fake, fooled, each with both gradients
         "Fourier critics, FFT included (fwd+bwd)": 2 * 3 * 3 * d_macs,
-        # per critic: judged (2 tiles, both gradients) and fooled (1 tile, the input gradient only)
-        "whole train step": 6 * 3 * g_macs + critics_in_step * (2 * 3 + 2) * d_macs,
+        "whole train step": step_macs(g_macs, d_macs, critics_in_step),
     }
     precision = resolve_precision(cfg.precision)
     ceiling = conv_ceiling_gflops(tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32, args.steps)

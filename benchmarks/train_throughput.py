@@ -25,11 +25,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, help="override the profile's batch size")
 
 
-def benchmark_model(args):
-    """(cycleGAN config, tile size px, model) of --params, --profile and --batch-size, built as training builds it."""
+def benchmark_config(args):
+    """(cycleGAN config, tile size px) of --params, --profile and --batch-size (no TensorFlow imported)."""
     from stemgan.cli.profiles import apply_profile
     from stemgan.config import read_params, validate_params
-    from stemgan.training.cyclegan_train import build_cyclegan, distribution_strategy
 
     params = read_params(args.params)
     if args.profile:
@@ -37,7 +36,14 @@ def benchmark_model(args):
     cfg = validate_params(params, args.params).cyclegan
     if args.batch_size:
         cfg = dataclasses.replace(cfg, batch_size=args.batch_size)
-    tile = params["tile"]["tile_size_px"]
+    return cfg, params["tile"]["tile_size_px"]
+
+
+def benchmark_model(args):
+    """(cycleGAN config, tile size px, model) of --params, --profile and --batch-size, built as training builds it."""
+    from stemgan.training.cyclegan_train import build_cyclegan, distribution_strategy
+
+    cfg, tile = benchmark_config(args)
     with distribution_strategy().scope():
         model = build_cyclegan(cfg, tile, steps_per_epoch=1000)
     return cfg, tile, model

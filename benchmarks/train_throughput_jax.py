@@ -14,7 +14,6 @@ convolution TFLOP/s (a backward pass counted as 2 forwards) against one large ma
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -25,24 +24,17 @@ if shutil.which("nvidia-smi") is None:
     # XLA's CPU runtime deadlocks on the Fourier critics' FFT in Eigen's thread pool (jax 0.11.2, 2 cores)
     os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
 
-from train_step_parts import conv_macs  # noqa: E402 (this folder, run as a script)
+from train_step_parts import conv_macs, step_macs  # noqa: E402 (this folder, run as a script)
+from train_throughput import add_model_arguments, benchmark_config  # noqa: E402
 
 CRITICS = ("disc_exp", "disc_sim", "disc_exp_fft", "disc_sim_fft")
 
 
 def read_config(args):
-    from stemgan.cli.profiles import apply_profile
-    from stemgan.config import read_params, validate_params
-
-    params = read_params(args.params)
-    if args.profile:
-        params = apply_profile(params, args.profile)
-    cfg = validate_params(params, args.params).cyclegan
-    if args.batch_size:
-        cfg = dataclasses.replace(cfg, batch_size=args.batch_size)
+    cfg, tile = benchmark_config(args)
     if "batch" in (cfg.generator.norm, cfg.discriminator.norm):
         raise SystemExit("train_throughput_jax.py: batch norm is not supported here (instance or none)")
-    return cfg, params["tile"]["tile_size_px"]
+    return cfg, tile
 
 
 def make_step(cfg, networks, g_optimizer, d_optimizer):
@@ -125,9 +117,7 @@ def matmul_tflops(dtype: str, n: int, repeats: int = 10) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--profile", help="a profiles/*.yaml of dotted overrides")
-    parser.add_argument("--batch-size", type=int, help="override the profile's batch size")
+    add_model_arguments(parser)
     parser.add_argument("--precision", default="mixed_bfloat16", choices=("float32", "mixed_bfloat16"))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=2)
@@ -174,7 +164,7 @@ def main() -> None:
         raise SystemExit(f"train_throughput_jax.py: non-finite losses {losses}")
 
     g_macs, d_macs = conv_macs(networks["gen_sim2exp"]), conv_macs(networks["disc_exp"])
-    step_flop = 2 * cfg.batch_size * (6 * 3 * g_macs + len(critics) * (2 * 3 + 2) * d_macs)  # as train_step_parts
+    step_flop = 2 * cfg.batch_size * step_macs(g_macs, d_macs, len(critics))
     device = jax.devices()[0]
     peak = (device.memory_stats() or {}).get("peak_bytes_in_use")
     ceiling = matmul_tflops("bfloat16" if args.precision == "mixed_bfloat16" else "float32", args.matmul_size)
