@@ -262,7 +262,7 @@ class NoiseFieldConfig:
 class DiscriminatorConfig:
     """PatchGAN: n_layers = 3 gives the 70x70 receptive field."""
 
-    base_filters: Count = 32
+    base_filters: Count = 16
     n_layers: Annotated[int, Range(1, 8)] = 3
     norm: str = "instance"
 
