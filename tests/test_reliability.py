@@ -470,6 +470,24 @@ def test_help_lists_commands_in_pipeline_order_each_with_a_description():
         assert "override" not in text, name
 
 
+def test_a_stage_process_registers_only_its_own_command_and_it_is_the_same_parser():
+    """cli/main.py's COMMANDS table (which module registers which command) against what the modules register."""
+    import argparse
+    import importlib
+
+    from stemgan.cli.main import COMMANDS, build_parser
+
+    for module, commands in COMMANDS:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(sub)
+        assert tuple(sub.choices) == commands, module
+    full = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for _, commands in COMMANDS:
+        alone = next(a for a in build_parser(commands[0])._actions if a.dest == "command").choices
+        assert set(alone) == set(commands)
+        assert alone[commands[0]].format_help() == full[commands[0]].format_help()
+
+
 def test_model_errors_name_the_right_command(tmp_path, labelled, tiny_params_file):
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")

@@ -509,6 +509,13 @@ class TuneConfig:
     experiment: str = "stemgan-tune"
 
 
+@dataclass(frozen=True)
+class ComputeConfig:
+    """How a stage spends the machine: its independent units (seeds, sources) in `workers` processes."""
+
+    workers: Union[Literal["auto"], Count] = "auto"  # auto: one per CPU core (at most one per unit); 1 with a GPU
+
+
 # --------------------------------------------------------------------------- the root
 @dataclass(frozen=True)
 class Params:
@@ -529,6 +536,7 @@ class Params:
     tune: TuneConfig
     real_example: RealExampleSection
     diagnose: DiagnoseConfig
+    compute: ComputeConfig = ComputeConfig()  # optional section: an older params.yaml without it still loads
     path: str = str(DEFAULT_PARAMS)  # where it was read (for messages), not a params.yaml key
 
     def material(self, name: str) -> MaterialConfig:
@@ -607,7 +615,7 @@ def read_params(path: Path | str = DEFAULT_PARAMS) -> dict:
 
 def validate_params(params: dict, path: Path | str = DEFAULT_PARAMS) -> Params:
     """A params dict through the typed config: the stages' own checks, all at once (doctor, profiles)."""
-    missing = [f.name for f in dataclasses.fields(Params) if f.name != "path" and f.name not in params]
+    missing = [f.name for f in dataclasses.fields(Params) if f.default is dataclasses.MISSING and f.name not in params]
     if missing:
         raise StemganError(f"{path}: section '{missing[0]}' is missing; add it (see the README's params table)")
     return build(Params, {**params, "path": str(path)}, f"{path}:")
@@ -667,8 +675,15 @@ def _convert(hint, value, where: str):
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where)
+        errors = []
+        for option in [a for a in args if a is not type(None)]:  # the first form the value fits ("auto" or 2)
+            try:
+                return _convert(option, value, where)
+            except StemganError as exc:
+                errors.append(str(exc).removeprefix(f"{where}: "))
+        if len(errors) == 1:
+            raise StemganError(f"{where}: {errors[0]}")
+        raise StemganError(f"{where}: {value!r} fits none of its forms ({'; '.join(errors)}); see params.yaml")
     if dataclasses.is_dataclass(hint):
         if hint is Normal and isinstance(value, (int, float)) and not isinstance(value, bool):
             return Normal(float(value), 0.0)

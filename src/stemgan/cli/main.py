@@ -14,52 +14,40 @@ from pathlib import Path
 
 from stemgan import __version__
 
-
-def _commands() -> tuple:
-    from stemgan.cli import doctor, profiles
-    from stemgan.stages import (
-        acquire,
-        calibrate,
-        detect,
-        diagnose,
-        evaluate,
-        real_example,
-        realism,
-        report,
-        simulate,
-        table1,
-        table1_cell,
-        tile,
-        train_cyclegan,
-        train_fcn,
-        translate,
-        tune,
-    )
-
-    # in pipeline order, so `stemgan --help` reads as dvc.yaml does; tune also registers promote
-    return (
-        acquire,
-        calibrate,
-        simulate,
-        tile,
-        train_cyclegan,
-        translate,
-        train_fcn,
-        table1_cell,
-        table1,
-        diagnose,
-        evaluate,
-        detect,
-        realism,
-        real_example,
-        tune,
-        report,
-        doctor,
-        profiles,
-    )
+# every command module, in pipeline order (so `stemgan --help` reads as dvc.yaml does), with the subcommands it
+# registers: a stage's process imports and registers only its own module, not the others (about 1 s a stage)
+COMMANDS = (
+    ("stemgan.stages.acquire", ("acquire",)),
+    ("stemgan.stages.calibrate", ("calibrate",)),
+    ("stemgan.stages.simulate", ("simulate",)),
+    ("stemgan.stages.tile", ("tile",)),
+    ("stemgan.stages.train_cyclegan", ("train-cyclegan",)),
+    ("stemgan.stages.translate", ("translate",)),
+    ("stemgan.stages.train_fcn", ("train-fcn",)),
+    ("stemgan.stages.table1_cell", ("table1-cell",)),
+    ("stemgan.stages.table1", ("table1", "promote-fcn")),
+    ("stemgan.stages.diagnose", ("diagnose",)),
+    ("stemgan.stages.evaluate", ("evaluate",)),
+    ("stemgan.stages.detect", ("detect",)),
+    ("stemgan.stages.realism", ("realism",)),
+    ("stemgan.stages.real_example", ("fetch-example",)),
+    ("stemgan.stages.tune", ("tune", "promote")),
+    ("stemgan.stages.report", ("report",)),
+    ("stemgan.cli.doctor", ("doctor",)),
+    ("stemgan.cli.profiles", ("profile-args", "profile-run")),
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules(command: str | None) -> list:
+    """The module that registers `command`; every module when there is none (--help) or it is unknown."""
+    import importlib
+
+    names = [name for name, commands in COMMANDS if command in commands] or [name for name, _ in COMMANDS]
+    return [importlib.import_module(name) for name in names]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of `command` alone (what a stage's process needs)."""
     parser = argparse.ArgumentParser(
         prog="stemgan",
         description="Realistic ADF-STEM training images: simulate, degrade, tile, translate, find defects.",
@@ -71,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show the libraries' own notices and warnings (TensorFlow, MLflow, Keras)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in _commands():
+    for module in _modules(command):
         module.register(sub)
     for command in sub.choices.values():  # every stage's --help shows its defaults
         command.formatter_class = DefaultsFormatter
@@ -91,7 +79,8 @@ class DefaultsFormatter(argparse.HelpFormatter):
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((word for word in argv if not word.startswith("-")), None))
     args = parser.parse_args(argv)
     from stemgan.cli.quiet import quiet_libraries
     from stemgan.errors import StemganError

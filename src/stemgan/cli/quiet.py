@@ -7,12 +7,12 @@ reach of Python's logging, so they are filtered on the descriptor itself. `--ver
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 import threading
-import warnings
 from typing import Iterator
+
+from stemgan.parallel import QUIET_FLAG, silence_libraries
 
 # lines the libraries print on every run that say nothing about the user's data or settings
 NOISE = (
@@ -27,10 +27,17 @@ NOISE = (
 )
 
 
+# written last by quiet_libraries itself: the pipe may never reach end-of-file, since processes started meanwhile
+# (multiprocessing's resource tracker) hold its write end until this process exits
+END = b"\0stemgan: end of quiet output\0"
+
+
 def _forward(read_fd: int, target_fd: int) -> None:
-    pending = b""
-    while chunk := os.read(read_fd, 65536):
+    pending, ended = b"", False
+    while not ended and (chunk := os.read(read_fd, 65536)):
         pending += chunk
+        if END in pending:
+            pending, ended = pending.split(END, 1)[0], True
         *lines, pending = pending.split(b"\n")
         kept = [line + b"\n" for line in lines if not any(mark in line for mark in NOISE)]
         if pending and b"\r" in pending:  # a progress bar redraws its line without a newline: pass it on now
@@ -45,23 +52,21 @@ def _forward(read_fd: int, target_fd: int) -> None:
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
     """Filter stderr (descriptor 2) line by line, and silence Python warnings and MLflow's info logs."""
-    warnings.filterwarnings("ignore")
-    for name in ("mlflow", "alembic", "absl", "tensorflow", "optuna"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # mlflow sets its own level when imported
+    silence_libraries()
+    os.environ[QUIET_FLAG] = "1"  # worker processes (stemgan.parallel) silence themselves too
     sys.stderr.flush()
     saved = os.dup(2)
     read_fd, write_fd = os.pipe()
     os.dup2(write_fd, 2)
-    os.close(write_fd)
     forwarder = threading.Thread(target=_forward, args=(read_fd, saved), daemon=True)
     forwarder.start()
     try:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(saved, 2)  # closes the pipe's last writer: the forwarder drains and ends
+        os.dup2(saved, 2)
+        os.write(write_fd, END)  # after everything this process and its finished workers wrote: drain, then end
+        os.close(write_fd)
         forwarder.join(timeout=5)
         os.close(read_fd)
         os.close(saved)

@@ -4,6 +4,7 @@ scored by every Table 1 training source's FCNs: which effects a source handles, 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ def register(sub) -> None:
 def run(args) -> None:
     from stemgan.config import load_params
     from stemgan.microscope.diagnostic import EFFECTS, write_effect_sets
+    from stemgan.parallel import map_units, worker_count
 
     params = load_params(args.params)
     set_name = args.set_name or params.diagnose.set
@@ -53,9 +55,10 @@ def run(args) -> None:
         args.out,
     )
     classes = params.material(spec.material).label_defects
-    found = {
-        source: _score_source(fcn_dir, cell, folders, classes, params) for source, (fcn_dir, cell) in sources.items()
-    }
+    # each source's FCNs score every effect set: side by side in compute.workers processes
+    unit = functools.partial(_score_source, folders=folders, classes=classes, params=params)
+    scored = map_units(unit, sources.values(), worker_count(params.compute.workers, len(sources)))
+    found = dict(zip(sources, scored))
     n_true = {effect: next(iter(found.values()))[effect]["n_true"] for effect in folders} if found else {}
     record = {
         "set": set_name,
@@ -90,16 +93,19 @@ def _scored_sources(fcn_root: Path, cells_root: Path, set_name: str, params) -> 
     return {source: found[source] for source in order if source in found}
 
 
-def _score_source(fcn_dir: Path, cell: dict, folders: dict[str, Path], classes, params) -> dict:
-    """F1 (pooled over images, mean over the cell's seeds) per effect, each seed at its Table 1 threshold."""
+def _score_source(scored: tuple[Path, dict], *, folders: dict[str, Path], classes, params) -> dict:
+    """F1 (pooled over images, mean over the cell's seeds) per effect, each seed at its Table 1 threshold, of the
+    FCNs in fcn_dir whose Table 1 cell is `cell` (a stemgan.parallel unit)."""
     from tqdm import tqdm
 
     from stemgan.data.labelled import load_labelled
     from stemgan.evaluation.evaluate import defect_probability, scores_at
     from stemgan.evaluation.scoring import pooled
     from stemgan.models.io import FCN_MODEL, load_keras_model
+    from stemgan.parallel import in_worker
     from stemgan.training.fcn_sources import read_manifest, source_settings
 
+    fcn_dir, cell = scored
     scoring, pixel = params.fcn.scoring, params.ingest.working_pixel_size_A
     manifest = read_manifest(fcn_dir, cell["source"], cell["n_seeds"])
     norm, _ = source_settings(cell["source"], params.fcn, params.tile.normalize)
@@ -107,13 +113,16 @@ def _score_source(fcn_dir: Path, cell: dict, folders: dict[str, Path], classes, 
     per_effect = {effect: [] for effect in folders}
     for trained, seed in zip(manifest["seeds"], cell["seeds"]):
         model = load_keras_model(str(Path(fcn_dir) / trained["model"]), FCN_MODEL)
-        for effect, labelled in tqdm(items.items(), desc=f"{cell['source']} seed {seed['seed']}", unit="effect"):
+        name = f"{cell['source']} seed {seed['seed']}"
+        for effect, labelled in tqdm(items.items(), desc=name, unit="effect", disable=in_worker()):
             probabilities = [
                 defect_probability(model, item.image, 2 ** len(params.fcn.filters), scoring) for item in labelled
             ]
             per_effect[effect].append(
                 pooled(scores_at(probabilities, labelled, classes, seed["threshold"], scoring, pixel))
             )
+        if in_worker():  # whole lines: the workers' progress bars would overwrite each other
+            print(f"diagnose: {name}: {len(items)} effects scored", flush=True)
     result = {}
     for effect, seeds in per_effect.items():
         result[effect] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def run(args) -> None:
 
     from stemgan.config import load_params
     from stemgan.data.files import atomic_write, claim_folder
-    from stemgan.training.cyclegan_train import train_cyclegan
+    from stemgan.parallel import map_units, worker_count
+    from stemgan.tracking.mlflow_runs import experiment_id
 
     params = load_params(args.params)
     cfg = params.cyclegan
@@ -84,32 +86,53 @@ def run(args) -> None:
         raise StemganError(f"train-cyclegan: --seeds {n_seeds}: give at least 1")
     checkpoints = args.checkpoint_dir or Path("checkpoints") / args.name
     claim_folder(args.out)
-    summary = {}
-    for k in range(n_seeds):  # seeds differ only in cyclegan.seed + k: the GAN spread of Table 1
-        start, out = time.perf_counter(), args.out / f"seed_{k}"
-        result = train_cyclegan(
-            dataclasses.replace(cfg, seed=cfg.seed + k),
-            args.sim_tiles,
-            args.exp_tiles,
-            out,
-            checkpoints / f"seed_{k}",
-            f"{args.name}-seed{k}",
-            params.ingest.working_pixel_size_A,
-        )
-        summary[f"seed_{k}"] = {"mlflow_run_id": result.run_id, **result.final}
-        if result.reused:
-            print(
-                f"train-cyclegan: {args.name} seed {k}: already trained with these settings and data; nothing to do "
-                f"-> {out} (MLflow run {result.run_id})"
-            )
-            continue
-        noise = result.input_noise
-        print(
-            f"train-cyclegan: {args.name} seed {k}: {result.epochs_done} epochs, cycle "
-            f"{result.final.get('cycle', float('nan')):.3f}, spectrum distance "
-            f"{result.final.get('spectrum_distance', float('nan')):.3f}, input noise sigma "
-            f"{noise.white_std / 2:.3g} white + {noise.field_std / 2:.3g} field -> {out} "
-            f"(MLflow run {result.run_id}, {time.perf_counter() - start:.0f} s)"
-        )
+    experiment_id(cfg.experiment)  # the store and experiment made here, not by two workers at once
+    unit = functools.partial(
+        _train_seed,
+        cfg=cfg,
+        sim_tiles=args.sim_tiles,
+        exp_tiles=args.exp_tiles,
+        out=args.out,
+        checkpoints=checkpoints,
+        name=args.name,
+        pixel_size_A=params.ingest.working_pixel_size_A,
+    )
+    # seeds differ only in cyclegan.seed + k (the GAN spread of Table 1); they train side by side
+    results = map_units(unit, range(n_seeds), worker_count(params.compute.workers, n_seeds))
+    summary = {f"seed_{k}": {"mlflow_run_id": result.run_id, **result.final} for k, result in enumerate(results)}
     if args.metrics:
         atomic_write(args.metrics, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
+
+
+def _train_seed(k: int, *, cfg, sim_tiles, exp_tiles, out: Path, checkpoints: Path, name: str, pixel_size_A: float):
+    """Seed k's cycleGAN into out/seed_<k> (a stemgan.parallel unit): trained, resumed, or found already trained."""
+    import dataclasses
+
+    from stemgan.training.cyclegan_train import train_cyclegan
+
+    start = time.perf_counter()
+    result = train_cyclegan(
+        dataclasses.replace(cfg, seed=cfg.seed + k),
+        sim_tiles,
+        exp_tiles,
+        out / f"seed_{k}",
+        checkpoints / f"seed_{k}",
+        f"{name}-seed{k}",
+        pixel_size_A,
+    )
+    if result.reused:
+        print(
+            f"train-cyclegan: {name} seed {k}: already trained with these settings and data; nothing to do "
+            f"-> {out / f'seed_{k}'} (MLflow run {result.run_id})"
+        )
+        return result
+    noise = result.input_noise
+    print(
+        f"train-cyclegan: {name} seed {k}: {result.epochs_done} epochs, cycle "
+        f"{result.final.get('cycle', float('nan')):.3f}, spectrum distance "
+        f"{result.final.get('spectrum_distance', float('nan')):.3f}, input noise sigma "
+        f"{noise.white_std / 2:.3g} white + {noise.field_std / 2:.3g} field -> {out / f'seed_{k}'} "
+        f"(MLflow run {result.run_id}, {time.perf_counter() - start:.0f} s)",
+        flush=True,
+    )
+    return result

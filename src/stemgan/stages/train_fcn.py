@@ -4,6 +4,7 @@ serve every experimental set; cycleGAN ones are per set)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -59,62 +60,76 @@ def run(args) -> None:
 
 def train_source(source: str, train_dir: Path, params: Params, out_dir: Path, material: str, n_seeds: int) -> dict:
     """n_seeds FCNs finding `material`'s label_defects, each in its own MLflow run with its model; out_dir gets
-    fcn_seed_<k>.keras and fcn.json."""
+    fcn_seed_<k>.keras and fcn.json. The seeds train side by side in compute.workers processes."""
     from stemgan.data.files import atomic_directory
     from stemgan.data.labelled import load_labelled
+    from stemgan.parallel import map_units, worker_count
+    from stemgan.tracking.mlflow_runs import experiment_id
     from stemgan.training.fcn_sources import MANIFEST, seed_folders, source_settings
-    from stemgan.training.fcn_train import train_fcn
 
     fcn, ingest = params.fcn, params.ingest
     classes = params.material(material).label_defects
     norm, noise = source_settings(source, fcn, params.tile.normalize)
     folders = seed_folders(Path(train_dir), n_seeds, source)
-    trains = [load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in folders]  # input errors first
+    # input errors first, before any training; simulations serve every seed and are read once
+    loaded = {folder: load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in dict.fromkeys(folders)}
+    unit = functools.partial(
+        _train_seed,
+        source=source,
+        fcn=fcn,
+        classes=classes,
+        noise=noise,
+        normalize=norm.method,
+        pixel_size_A=ingest.working_pixel_size_A,
+        experiment=experiment_id(fcn.experiment),  # made here, not by two workers at once
+    )
+    with atomic_directory(out_dir) as tmp:
+        units = [(k, folder, loaded[folder], tmp / f"fcn_seed_{k}.keras") for k, folder in enumerate(folders)]
+        seeds = map_units(unit, units, worker_count(params.compute.workers, len(units)))
+        manifest = {
+            "source": source,
+            "material": material,
+            "classes": list(classes),
+            "normalize": norm.method,
+            "training_noise_std": noise,
+            "seeds": seeds,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
 
+
+def _train_seed(unit, *, source, fcn, classes, noise, normalize, pixel_size_A, experiment) -> dict:
+    """One seed's FCN in its own MLflow run with the model, saved to the unit's path (a stemgan.parallel unit)."""
     import mlflow
     import mlflow.tensorflow
 
-    from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, experiment_id, flatten
+    from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, flatten, setup_tracking
+    from stemgan.training.fcn_train import train_fcn
 
-    exp_id, seeds, models = experiment_id(fcn.experiment), [], []
-    for k, (folder, train) in enumerate(zip(folders, trains)):
-        with mlflow.start_run(
-            experiment_id=exp_id,
-            run_name=f"fcn-{source}-seed{k}",
-            tags={"stage": "fcn", "source": source, "train": str(folder)},
-        ) as run:
-            mlflow.log_params(
-                {
-                    **flatten({k: v for k, v in dataclasses.asdict(fcn).items() if k != "scoring"}),  # not training
-                    "source": source,
-                    "seed": fcn.seed + k,
-                    "normalize": norm.method,
-                    "training_noise_std": noise,
-                    "n_train_images": len(train),
-                }
-            )
-            model = train_fcn(fcn, train, classes, noise, fcn.seed + k, ingest.working_pixel_size_A, f"{source}_{k}")
-            logged = mlflow.tensorflow.log_model(model, name="fcn", pip_requirements=MODEL_PIP_REQUIREMENTS)
-        models.append(model)
-        seeds.append(
+    k, folder, train, model_path = unit
+    setup_tracking()
+    with mlflow.start_run(
+        experiment_id=experiment,
+        run_name=f"fcn-{source}-seed{k}",
+        tags={"stage": "fcn", "source": source, "train": str(folder)},
+    ) as run:
+        mlflow.log_params(
             {
+                **flatten({key: v for key, v in dataclasses.asdict(fcn).items() if key != "scoring"}),  # not training
+                "source": source,
                 "seed": fcn.seed + k,
-                "mlflow_run_id": run.info.run_id,
-                "model_uri": logged.model_uri,  # what `promote-fcn` registers
-                "train": str(folder),
-                "model": f"fcn_seed_{k}.keras",
+                "normalize": normalize,
+                "training_noise_std": noise,
+                "n_train_images": len(train),
             }
         )
-    manifest = {
-        "source": source,
-        "material": material,
-        "classes": list(classes),
-        "normalize": norm.method,
-        "training_noise_std": noise,
-        "seeds": seeds,
+        model = train_fcn(fcn, train, classes, noise, fcn.seed + k, pixel_size_A, f"{source}_{k}")
+        logged = mlflow.tensorflow.log_model(model, name="fcn", pip_requirements=MODEL_PIP_REQUIREMENTS)
+    model.save(model_path)
+    return {
+        "seed": fcn.seed + k,
+        "mlflow_run_id": run.info.run_id,
+        "model_uri": logged.model_uri,  # what `promote-fcn` registers
+        "train": str(folder),
+        "model": model_path.name,
     }
-    with atomic_directory(out_dir) as tmp:
-        for k, model in enumerate(models):
-            model.save(tmp / f"fcn_seed_{k}.keras")
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    return manifest

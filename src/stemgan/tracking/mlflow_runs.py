@@ -51,7 +51,13 @@ def experiment_id(name: str) -> str:
     location = None
     if mlflow.get_tracking_uri().startswith("sqlite"):
         location = Path(os.environ.get("STEMGAN_ARTIFACT_ROOT", DEFAULT_ARTIFACT_ROOT)).resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:
+        found = mlflow.get_experiment_by_name(name)  # another process made it just now (workers, parallel stages)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, str]:

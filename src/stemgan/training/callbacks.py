@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import keras
@@ -9,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from stemgan.evaluation.spectra import spectrum_distance
+from stemgan.parallel import in_worker
 from stemgan.tracking.mlflow_runs import log_metrics
 
 
@@ -84,3 +87,28 @@ class SampleGrid(keras.callbacks.Callback):
         import matplotlib.pyplot as plt
 
         plt.close(figure)
+
+
+class EpochLine(keras.callbacks.Callback):
+    """A whole line per epoch with the unit's name, for units trained side by side in worker processes
+    (stemgan.parallel), whose Keras progress bars would overwrite each other on the one terminal."""
+
+    def __init__(self, name: str, keys: tuple[str, ...]):
+        super().__init__()
+        self.name, self.keys, self.started = name, keys, 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = "".join(f", {k} {logs[k]:.4g}" for k in self.keys if k in (logs or {}))
+        seconds = time.perf_counter() - self.started
+        print(f"{self.name}: epoch {epoch + 1}/{self.params['epochs']}{shown} ({seconds:.1f} s)", flush=True)
+
+
+def fit_progress(name: str, keys: tuple[str, ...]) -> tuple[int, list]:
+    """fit()'s verbosity and progress callbacks: a progress bar on a terminal, a line per epoch in a log, one named
+    line per epoch in a worker process (several units share the terminal there)."""
+    if in_worker():
+        return 0, [EpochLine(name, keys)]
+    return (1 if sys.stdout.isatty() else 2), []

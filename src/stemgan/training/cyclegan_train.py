@@ -7,7 +7,6 @@ import hashlib
 import json
 import math
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -157,7 +156,13 @@ def train_cyclegan(
     import tensorflow as tf
 
     from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, backfill_metrics, flatten, start_or_resume
-    from stemgan.training.callbacks import EpochCheckpoint, MlflowEpochLogger, RealismMonitor, SampleGrid
+    from stemgan.training.callbacks import (
+        EpochCheckpoint,
+        MlflowEpochLogger,
+        RealismMonitor,
+        SampleGrid,
+        fit_progress,
+    )
     from stemgan.training.data import FIELD_CANVAS_TILES, load_tile_sets, unpaired_stream
     from stemgan.training.history import final_metrics, read_history
     from stemgan.training.input_noise import InputNoise, estimate_field_sigma, estimate_white_sigma
@@ -243,14 +248,15 @@ def train_cyclegan(
             MlflowEpochLogger(),
             SampleGrid(sim_monitor, exp_monitor, cfg.sample_every_epochs),
         ]
+        verbose, progress = fit_progress(f"cyclegan {run_name}", ("cycle", "generator_total", "spectrum_distance"))
         if start_epoch < cfg.epochs:
             model.fit(
                 dataset,
                 epochs=cfg.epochs,
                 initial_epoch=start_epoch,
                 steps_per_epoch=steps,
-                callbacks=callbacks,
-                verbose=1 if sys.stdout.isatty() else 2,
+                callbacks=[*callbacks, *progress],
+                verbose=verbose,
             )
         epochs_done = int(epoch_counter.numpy())
         history = read_history(history_file, epochs_done)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from stemgan.config import FCNConfig
@@ -75,7 +73,7 @@ def train_fcn(
     import keras
 
     from stemgan.models.fcn import res_unet
-    from stemgan.training.callbacks import MlflowEpochLogger
+    from stemgan.training.callbacks import MlflowEpochLogger, fit_progress
     from stemgan.training.targets import defect_targets
 
     cfg.check()
@@ -90,11 +88,12 @@ def train_fcn(
     # traced twice (half of the FCN's ~10 s first step on CPU, for every seed of every Table 1 row)
     model.optimizer.build(model.trainable_variables)
     epochs = 10
+    verbose, progress = fit_progress(f"fcn {run_name}", ("loss",))
     model.fit(
         dataset,
         epochs=epochs,
         steps_per_epoch=max(cfg.steps // epochs, 1),
-        verbose=1 if sys.stdout.isatty() else 2,
-        callbacks=[MlflowEpochLogger(prefix="fcn_"), *callbacks],
+        verbose=verbose,
+        callbacks=[MlflowEpochLogger(prefix="fcn_"), *progress, *callbacks],
     )
     return model

@@ -1,0 +1,74 @@
+"""A stage's independent units in worker processes (stemgan.parallel): same outputs, one store, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from stemgan.errors import StemganError
+from stemgan.parallel import map_units, worker_count
+from tests.conftest import run_cli, tiny_params, write_params
+
+
+def _square_or_fail(n: int) -> int:
+    if n < 0:
+        raise StemganError(f"unit {n}: negative; give a count")
+    if n == 99:
+        os._exit(3)  # a worker killed mid-unit (out of memory looks like this)
+    return n * n
+
+
+def test_units_keep_their_order_and_a_units_error_is_the_stages_error():
+    assert map_units(_square_or_fail, [3, 1, 2], workers=2) == [9, 1, 4]
+    assert map_units(_square_or_fail, [3], workers=2) == [9]  # one unit: no worker process
+    with pytest.raises(StemganError, match="unit -1: negative; give a count"):
+        map_units(_square_or_fail, [2, -1], workers=2)
+    with pytest.raises(StemganError, match="a worker process died.*compute.workers: 1"):
+        map_units(_square_or_fail, [2, 99], workers=2)
+
+
+def test_worker_count_follows_the_setting_and_the_units():
+    assert worker_count(1, 5) == 1
+    assert worker_count(3, 2) == 2  # never more workers than units
+    assert worker_count("auto", 1) == 1
+    assert 1 <= worker_count("auto", 64) <= os.cpu_count()
+
+
+def test_two_fcn_seeds_train_side_by_side_into_one_mlflow_store(tmp_path, mlflow_store):
+    """compute.workers 2: both seeds' runs in the store, named progress lines, no library notices on stderr, and
+    the same weights when run again (each worker's TensorFlow threads are fixed by the worker count)."""
+    import mlflow
+    import numpy as np
+
+    from stemgan.models.io import FCN_MODEL, load_keras_model
+
+    params = tiny_params(96)
+    params["compute"] = {"workers": 2}
+    params_file = write_params(tmp_path / "params.yaml", params)
+    run_cli("simulate", "--material", "wse2", "--n-images", "1", "--out", tmp_path / "sim", "--params", params_file)
+
+    def train(out: str):
+        return run_cli(
+            "train-fcn", "--source", "gaussian", "--train", tmp_path / "sim", "--seeds", "2", "--out", tmp_path / out,
+            "--params", params_file,
+        )  # fmt: skip
+
+    trained = train("fcn")
+    manifest = json.loads((tmp_path / "fcn" / "fcn.json").read_text())
+    assert [s["seed"] for s in manifest["seeds"]] == [params["fcn"]["seed"], params["fcn"]["seed"] + 1]
+    for k in (0, 1):
+        assert f"fcn gaussian_{k}: epoch 10/10, loss" in trained.stdout
+    assert "oneDNN" not in trained.stderr and "absl" not in trained.stderr
+    client = mlflow.MlflowClient()
+    runs = [client.get_run(s["mlflow_run_id"]) for s in manifest["seeds"]]
+    assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]
+    assert all(len(client.get_metric_history(r.info.run_id, "fcn_loss")) == 10 for r in runs)
+
+    train("fcn_again")
+    for k in (0, 1):
+        first, again = (
+            load_keras_model(str(tmp_path / d / f"fcn_seed_{k}.keras"), FCN_MODEL) for d in ("fcn", "fcn_again")
+        )
+        assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
