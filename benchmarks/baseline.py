@@ -29,9 +29,12 @@ def figures(command: list[str], cwd: Path, pythonpath: Path, patterns: dict) -> 
     return {name: float(re.search(p, lines[-1]).group(1)) for name, (p, _) in patterns.items()}, lines[-1]
 
 
-def compare(script: str, args: list[str], baseline: str, repeats: int, patterns: dict) -> dict[str, float]:
-    """patterns: figure name -> (regex with one number group, higher is better). Prints each measurement, the best
-    of each side per figure and the speed-up (new over old); returns the speed-ups."""
+def compare(
+    script: str, args: list[str], baseline: str, repeats: int, patterns: dict, new_only: list[str] = ()
+) -> dict[str, float]:
+    """patterns: figure name -> (regex with one number group, higher is better). `new_only`: options that only this
+    checkout's script has. Prints each measurement, the best of each side per figure and the speed-up (new over
+    old); returns the speed-ups."""
     with tempfile.TemporaryDirectory(prefix="stemgan-baseline-") as tmp:
         old = Path(tmp)
         archive = subprocess.run(
@@ -44,11 +47,14 @@ def compare(script: str, args: list[str], baseline: str, repeats: int, patterns:
         with tarfile.open(old / "baseline.tar") as tar:
             tar.extractall(old, filter="data")
         old_script = old / script if (old / script).is_file() else HERE / script
-        sides = {f"baseline {baseline}": (old, old_script), "this checkout": (HERE, HERE / script)}
+        sides = {
+            f"baseline {baseline}": (old, old_script, []),
+            "this checkout": (HERE, HERE / script, list(new_only)),
+        }
         best: dict[tuple[str, str], float] = {}
         for repeat in range(repeats):
-            for side, (root, path) in sides.items():
-                values, line = figures([sys.executable, str(path), *args], root, root / "src", patterns)
+            for side, (root, path, extra) in sides.items():
+                values, line = figures([sys.executable, str(path), *args, *extra], root, root / "src", patterns)
                 for name, value in values.items():
                     pick = max if patterns[name][1] else min
                     best[side, name] = pick(best.get((side, name), value), value)

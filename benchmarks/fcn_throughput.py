@@ -3,6 +3,7 @@ Table 1 image (tiled inference with TTA, then the PR curve's thresholds), random
 
     python benchmarks/fcn_throughput.py                     # this checkout
     python benchmarks/fcn_throughput.py --baseline 556da5c  # old and new in one run, the ratios printed
+    python benchmarks/fcn_throughput.py --workers 2         # two at once, as a stage trains and scores 2 seeds
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def train_rate(fcn, steps: int) -> float:
+def train_window(fcn, steps: int, barrier=None):
+    """(start, end, tiles) of `steps` FCN train steps after a warm-up (and the other processes' warm-up), and the
+    model."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -30,13 +33,16 @@ def train_rate(fcn, steps: int) -> float:
     model = res_unet(None, fcn.filters, fcn.bottleneck, fcn.dropout, 2)
     model.compile(optimizer=keras.optimizers.Adam(fcn.lr), loss=make_loss(fcn))
     model.fit(data, epochs=1, steps_per_epoch=5, verbose=0)  # trace and warm up
-    start = time.perf_counter()
+    if barrier is not None:
+        barrier.wait()
+    start = time.time()
     model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-    return steps * batch / (time.perf_counter() - start), model
+    return (start, time.time(), steps * batch), model
 
 
-def scoring_seconds(model, fcn, pixel_size_A: float, size: int, images: int) -> float:
-    """Seconds per image: stitched class probabilities (TTA), peaks and P/R/F1 at every PR threshold."""
+def scoring_window(model, fcn, pixel_size_A: float, size: int, images: int, barrier=None):
+    """(start, end, images) of scoring: stitched class probabilities (TTA), peaks and P/R/F1 at every PR
+    threshold, after one traced image."""
     import numpy as np
     import pandas as pd
 
@@ -51,11 +57,23 @@ def scoring_seconds(model, fcn, pixel_size_A: float, size: int, images: int) -> 
         for k in range(images)
     ]
     defect_probability(model, items[0].image, multiple, fcn.scoring)  # trace
-    start = time.perf_counter()
+    if barrier is not None:
+        barrier.wait()
+    start = time.time()
     probabilities = [defect_probability(model, item.image, multiple, fcn.scoring) for item in items]
     threshold, _ = best_threshold(probabilities, items, ("d",), fcn.scoring, pixel_size_A)
     evaluate(probabilities, items, ("d",), fcn.scoring, pixel_size_A, threshold)
-    return (time.perf_counter() - start) / images
+    return start, time.time(), images
+
+
+def measure(args, barrier=None):
+    """Both figures of one process: (train window, scoring window)."""
+    from stemgan.config import load_params
+
+    params = load_params(args.params)
+    trained, model = train_window(params.fcn, args.steps, barrier)
+    scored = scoring_window(model, params.fcn, params.ingest.working_pixel_size_A, args.size, args.images, barrier)
+    return trained, scored
 
 
 def main() -> None:
@@ -64,6 +82,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--size", type=int, default=512, help="px of the scored images (Table 1's: 512)")
     parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1, help="this many processes at once, as a stage runs seeds")
     parser.add_argument("--baseline", help="a git commit to compare against (old and new in one run)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
@@ -74,18 +93,22 @@ def main() -> None:
 
         patterns = {"FCN train tiles/s": (r"train ([0-9.]+) tiles/s", True)}
         patterns["scoring s/image"] = (r"scoring ([0-9.]+) s/image", False)
-        compare("benchmarks/fcn_throughput.py", passed, args.baseline, args.repeats, patterns)
+        new_only = ["--workers", str(args.workers)] if args.workers > 1 else []
+        compare("benchmarks/fcn_throughput.py", passed, args.baseline, args.repeats, patterns, new_only)
         return
 
+    from side_by_side import combined_rate, side_by_side
     from stemgan.config import load_params
 
-    params = load_params(args.params)
-    rate, model = train_rate(params.fcn, args.steps)
-    seconds = scoring_seconds(model, params.fcn, params.ingest.working_pixel_size_A, args.size, args.images)
+    fcn = load_params(args.params).fcn
+    results = side_by_side(measure, args, args.workers) if args.workers > 1 else [measure(args)]
+    train = combined_rate([trained for trained, _ in results])
+    seconds = 1 / combined_rate([scored for _, scored in results])
+    workers = f" x{args.workers} processes" if args.workers > 1 else ""
     print(
-        f"FCN {params.fcn.filters} tile {params.fcn.tile_size_px}px batch {params.fcn.batch_size}: "
-        f"train {rate:.1f} tiles/s; scoring {seconds:.2f} s/image ({args.size}² px, tta={params.fcn.scoring.tta}, "
-        f"{len(params.fcn.scoring.pr_thresholds)} thresholds)"
+        f"FCN {fcn.filters} tile {fcn.tile_size_px}px batch {fcn.batch_size}{workers}: "
+        f"train {train:.1f} tiles/s; scoring {seconds:.2f} s/image ({args.size}² px, tta={fcn.scoring.tta}, "
+        f"{len(fcn.scoring.pr_thresholds)} thresholds)"
     )
 
 

@@ -3,6 +3,7 @@
 python benchmarks/train_throughput.py                      # params.yaml (CPU default)
 python benchmarks/train_throughput.py --profile profiles/paper.yaml --steps 20
 python benchmarks/train_throughput.py --baseline 556da5c     # old and new code in one run, the ratio printed
+python benchmarks/train_throughput.py --workers 2            # two trainings at once, as a stage trains 2 seeds
 
 --baseline REV measures the commit REV's own benchmark, params.yaml and code and this checkout's, alternately
 in fresh processes (benchmarks/baseline.py), and prints the best of each and their ratio.
@@ -54,13 +55,29 @@ def main() -> None:
     add_model_arguments(parser)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="train in this many processes at once, as a stage trains its seeds"
+    )
     parser.add_argument("--baseline", help="a git commit to compare against (old and new in one run)")
     parser.add_argument("--repeats", type=int, default=3, help="with --baseline: measurements of each side")
     args = parser.parse_args()
     if args.baseline:
         compare(args)
         return
+    from side_by_side import combined_rate, side_by_side
 
+    results = side_by_side(measure, args, args.workers) if args.workers > 1 else [measure(args)]
+    rate, (_, _, _, described, step_s, compile_s) = combined_rate(results), results[0]
+    workers = f" x{args.workers} processes" if args.workers > 1 else ""
+    print(
+        f"{described}{workers}: {rate:.2f} tiles/s ({step_s * 1000:.0f} ms/step in each process, "
+        f"warm-up {compile_s:.0f} s)"
+    )
+
+
+def measure(args, barrier=None) -> tuple[float, float, int, str, float, float]:
+    """The model's train step, warmed up, then args.steps steps timed (after every process is warm, with a
+    barrier): (start, end, tiles, description, seconds per step, warm-up seconds)."""
     import numpy as np
     import tensorflow as tf
 
@@ -74,19 +91,20 @@ def main() -> None:
     for _ in range(args.warmup):
         step(tuple(batch))
     compile_s = time.perf_counter() - start
-    start = time.perf_counter()
+    if barrier is not None:
+        barrier.wait()
+    start = time.time()
     for _ in range(args.steps):
         logs = step(tuple(batch))
     float(logs["cycle"])  # wait for the device
-    elapsed = time.perf_counter() - start
+    end = time.time()
     g_params = model.gen_sim2exp.count_params()
     devices = [d.device_type for d in tf.config.list_logical_devices()]
-    print(
+    described = (
         f"tile {tile}px batch {cfg.batch_size} G {g_params / 1e6:.2f}M params x2, D x{len(model.discriminators)}, "
-        f"precision={resolve_precision(cfg.precision)} xla={cfg.xla} on {sorted(set(devices))}: "
-        f"{args.steps * cfg.batch_size / elapsed:.2f} tiles/s ({elapsed / args.steps * 1000:.0f} ms/step, "
-        f"warm-up {compile_s:.0f} s)"
+        f"precision={resolve_precision(cfg.precision)} xla={cfg.xla} on {sorted(set(devices))}"
     )
+    return start, end, args.steps * cfg.batch_size, described, (end - start) / args.steps, compile_s
 
 
 def compare(args) -> None:
@@ -96,7 +114,9 @@ def compare(args) -> None:
     passed += ["--batch-size", str(args.batch_size)] if args.batch_size else []
     passed += ["--profile", args.profile] if args.profile else []
     patterns = {"cycleGAN train tiles/s": (r"([0-9.]+) tiles/s", True)}
-    compare_commits("benchmarks/train_throughput.py", passed, args.baseline, args.repeats, patterns)
+    # --workers for this checkout only: the baseline trains as its stages did, one process at a time
+    new_only = ["--workers", str(args.workers)] if args.workers > 1 else []
+    compare_commits("benchmarks/train_throughput.py", passed, args.baseline, args.repeats, patterns, new_only)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from stemgan.errors import StemganError
-from stemgan.parallel import map_units, worker_count
+from stemgan.parallel import cpu_cores, unit_workers, worker_count
 from tests.conftest import run_cli, tiny_params, write_params
 
 
@@ -20,13 +20,26 @@ def _square_or_fail(n: int) -> int:
     return n * n
 
 
+def _worker_pid(_) -> tuple[int, str | None]:
+    return os.getpid(), os.environ.get("TF_NUM_INTRAOP_THREADS")
+
+
+def _run(items: list[int], workers: int, function=_square_or_fail) -> list:
+    with unit_workers(workers) as run_units:
+        return run_units(function, items)
+
+
 def test_units_keep_their_order_and_a_units_error_is_the_stages_error():
-    assert map_units(_square_or_fail, [3, 1, 2], workers=2) == [9, 1, 4]
-    assert map_units(_square_or_fail, [3], workers=2) == [9]  # one unit: no worker process
+    assert _run([3, 1, 2], workers=2) == [9, 1, 4]
+    assert _run([3], workers=1) == [9]
+    assert {pid for pid, _ in _run([0, 1], workers=1, function=_worker_pid)} == {os.getpid()}  # this process
+    in_workers = _run([0, 1, 2, 3], workers=2, function=_worker_pid)
+    assert os.getpid() not in {pid for pid, _ in in_workers}
+    assert {threads for _, threads in in_workers} == {str(max(1, cpu_cores() // 2))}  # each its share of the cores
     with pytest.raises(StemganError, match="unit -1: negative; give a count"):
-        map_units(_square_or_fail, [2, -1], workers=2)
+        _run([2, -1], workers=2)
     with pytest.raises(StemganError, match="a worker process died.*compute.workers: 1"):
-        map_units(_square_or_fail, [2, 99], workers=2)
+        _run([2, 99], workers=2)
 
 
 def test_worker_count_follows_the_setting_and_the_units():

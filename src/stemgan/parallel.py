@@ -8,12 +8,14 @@ would share: with one visible, `auto` runs them one after another in this proces
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import importlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from stemgan.errors import StemganError
 
@@ -24,6 +26,7 @@ WORKER_FLAG = "STEMGAN_WORKER"  # set in worker processes: progress there is who
 QUIET_FLAG = "STEMGAN_QUIET"  # set by the quiet terminal (cli/quiet.py): workers silence the libraries too
 THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 LIBRARY_LOGGERS = ("mlflow", "alembic", "absl", "tensorflow", "optuna")
+TENSORFLOW_UNITS = ("tensorflow", "keras", "mlflow")  # what a training or scoring unit imports first
 
 
 def cpu_cores() -> int:
@@ -68,31 +71,41 @@ def silence_libraries() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # mlflow sets its own level when imported
 
 
-def _start_worker(threads: int) -> None:
+def _start_worker(threads: int, warm: tuple[str, ...]) -> None:
     # before TensorFlow starts: it reads its thread counts once, when its runtime comes up
     os.environ[WORKER_FLAG] = "1"
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
     if os.environ.get(QUIET_FLAG) == "1":
         silence_libraries()
+    for module in warm:
+        importlib.import_module(module)
 
 
-def map_units(function: Callable[[Item], Result], items: Iterable[Item], workers: int) -> list[Result]:
-    """[function(item) for item in items], in `workers` processes when there are several units and workers.
+Mapper = Callable[[Callable[[Item], Result], Iterable[Item]], list]
 
-    Workers are fresh interpreters (spawn): `function` and the items must be picklable (a module-level function,
-    functools.partial of one); each worker gets its share of the cores as TensorFlow threads. Results keep the
-    items' order; a unit's error is raised here as it was raised there (a StemganError stays one line)."""
-    items = list(items)
-    workers = max(1, min(workers, len(items)))
-    if workers == 1:
-        return [function(item) for item in items]
+
+@contextlib.contextmanager
+def unit_workers(workers: int, warm: tuple[str, ...] = ()) -> Iterator[Mapper]:
+    """A `map(function, items)` that runs the items in `workers` processes (1: in this one, in order).
+
+    The workers start at once and import the modules in `warm` (TensorFlow takes seconds) while this process
+    still reads the units' inputs. They are fresh interpreters (spawn): `function` and the items must be picklable
+    (a module-level function, functools.partial of one); each worker gets its share of the cores as TensorFlow
+    threads. Results keep the items' order; a unit's error is raised here as it was raised there (a StemganError
+    stays one line)."""
+    if workers <= 1:
+        yield lambda function, items: [function(item) for item in items]
+        return
     threads = max(1, cpu_cores() // workers)
     context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, context, _start_worker, (threads, warm))
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(threads,)) as pool:
-            return list(pool.map(function, items))
+        pool.submit(int)  # the first task starts every worker (spawn), each importing `warm`
+        yield lambda function, items: list(pool.map(function, items))
     except BrokenProcessPool as exc:
         raise StemganError(
             f"a worker process died before its unit finished ({exc}); out of memory? Set compute.workers: 1 in "
             "params.yaml to run the units one after another in one process"
         ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # after an error: no unit starts that nobody will read

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemgan.data.tiles import cut_tiles
-from stemgan.evaluation.spectra import radial_power_spectrum, spectrum_distance
+from stemgan.evaluation.spectra import radial_power_spectrum, spectra_distance
 
 
-def band_power(images: np.ndarray, pixel_size_A: float, k_low: float, k_high: float) -> float:
-    k, power = radial_power_spectrum(images, pixel_size_A)
+def band_power(k: np.ndarray, power: np.ndarray, k_low: float, k_high: float) -> float:
+    """Mean of a radial power spectrum over k_low <= k < k_high (Å^-1); NaN where no bin lies there."""
     band = (k >= k_low) & (k < k_high)
     return float(power[band].mean()) if band.any() else float("nan")
 
@@ -37,10 +37,14 @@ def spectral_metrics(
     (NaN for a band the images are too small or too coarsely sampled to contain)."""
     nyquist = 0.5 / pixel_size_A
     noise_band = (noise_band_A[0], min(noise_band_A[1], nyquist))
+    # each set's spectrum once, on the bins of the coarser set (as spectrum_distance compares them)
+    n_bins = min(np.shape(a)[1], np.shape(a)[2], np.shape(b)[1], np.shape(b)[2]) // 2
+    k, pa = radial_power_spectrum(a, pixel_size_A, n_bins)
+    _, pb = radial_power_spectrum(b, pixel_size_A, n_bins)
     return {
-        "spectrum_distance": spectrum_distance(a, b, pixel_size_A),
-        "noise_floor_ratio": band_power(a, pixel_size_A, *noise_band) / band_power(b, pixel_size_A, *noise_band),
-        "low_frequency_ratio": band_power(a, pixel_size_A, *low_band_A) / band_power(b, pixel_size_A, *low_band_A),
+        "spectrum_distance": spectra_distance(k, pa, pb),
+        "noise_floor_ratio": band_power(k, pa, *noise_band) / band_power(k, pb, *noise_band),
+        "low_frequency_ratio": band_power(k, pa, *low_band_A) / band_power(k, pb, *low_band_A),
     }
 
 

@@ -36,5 +36,10 @@ def spectrum_distance(
     n_bins = min(np.shape(a)[1], np.shape(a)[2], np.shape(b)[1], np.shape(b)[2]) // 2
     k, pa = radial_power_spectrum(a, pixel_size_A, n_bins)
     _, pb = radial_power_spectrum(b, pixel_size_A, n_bins)
+    return spectra_distance(k, pa, pb, k_band)
+
+
+def spectra_distance(k: np.ndarray, pa: np.ndarray, pb: np.ndarray, k_band: tuple[float, float] = (0.05, 2.4)) -> float:
+    """spectrum_distance of two radial power spectra on the same k bins (Å^-1)."""
     band = (k >= k_band[0]) & (k <= k_band[1])
     return float(np.mean(np.abs(np.log10(pa[band] + 1e-12) - np.log10(pb[band] + 1e-12))))

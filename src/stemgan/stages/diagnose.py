@@ -35,30 +35,30 @@ def register(sub) -> None:
 def run(args) -> None:
     from stemgan.config import load_params
     from stemgan.microscope.diagnostic import EFFECTS, write_effect_sets
-    from stemgan.parallel import map_units, worker_count
+    from stemgan.parallel import TENSORFLOW_UNITS, unit_workers, worker_count
 
     params = load_params(args.params)
     set_name = args.set_name or params.diagnose.set
     spec, preset_name = params.experimental_set(set_name), params.session_preset(set_name)
     sources = _scored_sources(args.fcn, args.cells, set_name, params)
     start = time.perf_counter()
-    folders = write_effect_sets(
-        spec.material,
-        params.material(spec.material),
-        params.set_optics(set_name),
-        params.acquire.presets[preset_name],
-        params.diagnose.n_images,
-        params.acquire.image_size_px,
-        params.acquire.pad_px,
-        params.ingest.working_pixel_size_A,
-        params.diagnose.seed,
-        args.out,
-    )
-    classes = params.material(spec.material).label_defects
-    # each source's FCNs score every effect set: side by side in compute.workers processes
-    unit = functools.partial(_score_source, folders=folders, classes=classes, params=params)
-    scored = map_units(unit, sources.values(), worker_count(params.compute.workers, len(sources)))
-    found = dict(zip(sources, scored))
+    with unit_workers(worker_count(params.compute.workers, len(sources)), TENSORFLOW_UNITS) as run_units:
+        folders = write_effect_sets(
+            spec.material,
+            params.material(spec.material),
+            params.set_optics(set_name),
+            params.acquire.presets[preset_name],
+            params.diagnose.n_images,
+            params.acquire.image_size_px,
+            params.acquire.pad_px,
+            params.ingest.working_pixel_size_A,
+            params.diagnose.seed,
+            args.out,
+        )
+        classes = params.material(spec.material).label_defects
+        # each source's FCNs score every effect set: side by side in compute.workers processes
+        unit = functools.partial(_score_source, folders=folders, classes=classes, params=params)
+        found = dict(zip(sources, run_units(unit, sources.values())))
     n_true = {effect: next(iter(found.values()))[effect]["n_true"] for effect in folders} if found else {}
     record = {
         "set": set_name,

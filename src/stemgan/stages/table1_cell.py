@@ -6,6 +6,7 @@ The detection threshold is chosen on the set's validation images; the test image
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -63,65 +64,41 @@ def run(args) -> None:
 
 
 def run_cell(*, source: str, set_name: str, fcn_dir: Path, params: Params, data_root: Path, out_dir: Path) -> dict:
-    import mlflow
-
     from stemgan.data.files import atomic_directory
     from stemgan.data.labelled import load_labelled
     from stemgan.errors import StemganError
-    from stemgan.evaluation.evaluate import validate_then_score
-    from stemgan.models.io import FCN_MODEL, load_keras_model
-    from stemgan.tracking.mlflow_runs import experiment_id, flatten, log_metrics
+    from stemgan.parallel import TENSORFLOW_UNITS, unit_workers, worker_count
+    from stemgan.tracking.mlflow_runs import experiment_id
     from stemgan.training.fcn_sources import read_manifest, source_settings
 
     classes = params.material(params.table1.material).label_defects
     if set_name not in params.table1.sets:
         raise StemganError(f"params.yaml: table1.sets has no '{set_name}' (known: {', '.join(params.table1.sets)})")
     manifest = read_manifest(fcn_dir, source, params.table1.n_seeds)
+    trained = manifest["seeds"][: params.table1.n_seeds]
     norm, _ = source_settings(source, params.fcn, params.tile.normalize)
     folders = [data_root / f for f in params.experimental_set(set_name).data]
-    val = [item for f in folders for item in load_labelled(f / "val", norm, params.ingest, params.fcn.tile_size_px)]
-    test = [item for f in folders for item in load_labelled(f / "test", norm, params.ingest, params.fcn.tile_size_px)]
-    seeds, curves, images = [], [], []
-    for k, trained in enumerate(manifest["seeds"][: params.table1.n_seeds]):
-        model = load_keras_model(str(Path(fcn_dir) / trained["model"]), FCN_MODEL)
-        with mlflow.start_run(
-            experiment_id=experiment_id(params.table1.experiment),
-            run_name=f"{source}-{set_name}-seed{k}",
-            tags={"stage": "table1-cell", "source": source, "set": set_name, "fcn_run_id": trained["mlflow_run_id"]},
-        ) as run:
-            mlflow.log_params(
-                {
-                    **flatten({"scoring": dataclasses.asdict(params.fcn.scoring)}),
-                    "source": source,
-                    "set": set_name,
-                    "seed": trained["seed"],
-                    "fcn_model": str(Path(fcn_dir) / trained["model"]),
-                    "n_val_images": len(val),
-                    "n_test_images": len(test),
-                }
-            )
-            result = validate_then_score(
-                model,
-                val,
-                test,
-                classes,
-                params.fcn.scoring,
-                params.ingest.working_pixel_size_A,
-                2 ** len(params.fcn.filters),
-                seed=trained["seed"],
-            )
-            log_metrics({f"test_{key}": v for key, v in result.metrics.items()}, step=0)
-            mlflow.log_table(result.pr_curve, "pr_curve.json")
-        seeds.append(
-            {
-                "seed": trained["seed"],
-                "mlflow_run_id": run.info.run_id,
-                "fcn_run_id": trained["mlflow_run_id"],
-                **result.metrics,
-            }
+    # each seed's FCN is scored side by side in compute.workers processes
+    with unit_workers(worker_count(params.compute.workers, len(trained)), TENSORFLOW_UNITS) as run_units:
+        val = [item for f in folders for item in load_labelled(f / "val", norm, params.ingest, params.fcn.tile_size_px)]
+        test = [
+            item for f in folders for item in load_labelled(f / "test", norm, params.ingest, params.fcn.tile_size_px)
+        ]
+        unit = functools.partial(
+            _score_seed,
+            source=source,
+            set_name=set_name,
+            fcn_dir=Path(fcn_dir),
+            val=val,
+            test=test,
+            classes=classes,
+            params=params,
+            experiment=experiment_id(params.table1.experiment),  # made here, not by two workers at once
         )
-        curves.append(result.pr_curve.assign(seed=k))
-        images.append(result.per_image.assign(seed=k))
+        results = run_units(unit, list(enumerate(trained)))
+    seeds = [seed for seed, _, _ in results]
+    curves = [curve.assign(seed=k) for k, (_, curve, _) in enumerate(results)]
+    images = [per_image.assign(seed=k) for k, (_, _, per_image) in enumerate(results)]
     frame = pd.DataFrame(seeds)
     summary = {
         "source": source,
@@ -140,3 +117,47 @@ def run_cell(*, source: str, set_name: str, fcn_dir: Path, params: Params, data_
         )
         pd.concat(images).to_csv(tmp / "per_image.csv", index=False)
     return summary
+
+
+def _score_seed(unit, *, source, set_name, fcn_dir: Path, val, test, classes, params: Params, experiment: str):
+    """Seed k's FCN: threshold on the val images, scored on the test images, in its own MLflow run (a
+    stemgan.parallel unit). Returns (the seed's record, its PR curve, its per-image scores)."""
+    import mlflow
+
+    from stemgan.evaluation.evaluate import validate_then_score
+    from stemgan.models.io import FCN_MODEL, load_keras_model
+    from stemgan.tracking.mlflow_runs import flatten, log_metrics, setup_tracking
+
+    k, trained = unit
+    setup_tracking()
+    model = load_keras_model(str(fcn_dir / trained["model"]), FCN_MODEL)
+    with mlflow.start_run(
+        experiment_id=experiment,
+        run_name=f"{source}-{set_name}-seed{k}",
+        tags={"stage": "table1-cell", "source": source, "set": set_name, "fcn_run_id": trained["mlflow_run_id"]},
+    ) as run:
+        mlflow.log_params(
+            {
+                **flatten({"scoring": dataclasses.asdict(params.fcn.scoring)}),
+                "source": source,
+                "set": set_name,
+                "seed": trained["seed"],
+                "fcn_model": str(fcn_dir / trained["model"]),
+                "n_val_images": len(val),
+                "n_test_images": len(test),
+            }
+        )
+        result = validate_then_score(
+            model,
+            val,
+            test,
+            classes,
+            params.fcn.scoring,
+            params.ingest.working_pixel_size_A,
+            2 ** len(params.fcn.filters),
+            seed=trained["seed"],
+        )
+        log_metrics({f"test_{key}": v for key, v in result.metrics.items()}, step=0)
+        mlflow.log_table(result.pr_curve, "pr_curve.json")
+    record = {"seed": trained["seed"], "mlflow_run_id": run.info.run_id, "fcn_run_id": trained["mlflow_run_id"]}
+    return {**record, **result.metrics}, result.pr_curve, result.per_image

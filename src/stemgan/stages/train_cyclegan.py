@@ -61,7 +61,7 @@ def run(args) -> None:
 
     from stemgan.config import load_params
     from stemgan.data.files import atomic_write, claim_folder
-    from stemgan.parallel import map_units, worker_count
+    from stemgan.parallel import TENSORFLOW_UNITS, unit_workers, worker_count
     from stemgan.tracking.mlflow_runs import experiment_id
 
     params = load_params(args.params)
@@ -86,19 +86,20 @@ def run(args) -> None:
         raise StemganError(f"train-cyclegan: --seeds {n_seeds}: give at least 1")
     checkpoints = args.checkpoint_dir or Path("checkpoints") / args.name
     claim_folder(args.out)
-    experiment_id(cfg.experiment)  # the store and experiment made here, not by two workers at once
-    unit = functools.partial(
-        _train_seed,
-        cfg=cfg,
-        sim_tiles=args.sim_tiles,
-        exp_tiles=args.exp_tiles,
-        out=args.out,
-        checkpoints=checkpoints,
-        name=args.name,
-        pixel_size_A=params.ingest.working_pixel_size_A,
-    )
-    # seeds differ only in cyclegan.seed + k (the GAN spread of Table 1); they train side by side
-    results = map_units(unit, range(n_seeds), worker_count(params.compute.workers, n_seeds))
+    with unit_workers(worker_count(params.compute.workers, n_seeds), TENSORFLOW_UNITS) as run_units:
+        experiment_id(cfg.experiment)  # the store and experiment made here, not by two workers at once
+        unit = functools.partial(
+            _train_seed,
+            cfg=cfg,
+            sim_tiles=args.sim_tiles,
+            exp_tiles=args.exp_tiles,
+            out=args.out,
+            checkpoints=checkpoints,
+            name=args.name,
+            pixel_size_A=params.ingest.working_pixel_size_A,
+        )
+        # seeds differ only in cyclegan.seed + k (the GAN spread of Table 1); they train side by side
+        results = run_units(unit, range(n_seeds))
     summary = {f"seed_{k}": {"mlflow_run_id": result.run_id, **result.final} for k, result in enumerate(results)}
     if args.metrics:
         atomic_write(args.metrics, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))

@@ -63,7 +63,7 @@ def train_source(source: str, train_dir: Path, params: Params, out_dir: Path, ma
     fcn_seed_<k>.keras and fcn.json. The seeds train side by side in compute.workers processes."""
     from stemgan.data.files import atomic_directory
     from stemgan.data.labelled import load_labelled
-    from stemgan.parallel import map_units, worker_count
+    from stemgan.parallel import TENSORFLOW_UNITS, unit_workers, worker_count
     from stemgan.tracking.mlflow_runs import experiment_id
     from stemgan.training.fcn_sources import MANIFEST, seed_folders, source_settings
 
@@ -71,30 +71,31 @@ def train_source(source: str, train_dir: Path, params: Params, out_dir: Path, ma
     classes = params.material(material).label_defects
     norm, noise = source_settings(source, fcn, params.tile.normalize)
     folders = seed_folders(Path(train_dir), n_seeds, source)
-    # input errors first, before any training; simulations serve every seed and are read once
-    loaded = {folder: load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in dict.fromkeys(folders)}
-    unit = functools.partial(
-        _train_seed,
-        source=source,
-        fcn=fcn,
-        classes=classes,
-        noise=noise,
-        normalize=norm.method,
-        pixel_size_A=ingest.working_pixel_size_A,
-        experiment=experiment_id(fcn.experiment),  # made here, not by two workers at once
-    )
-    with atomic_directory(out_dir) as tmp:
-        units = [(k, folder, loaded[folder], tmp / f"fcn_seed_{k}.keras") for k, folder in enumerate(folders)]
-        seeds = map_units(unit, units, worker_count(params.compute.workers, len(units)))
-        manifest = {
-            "source": source,
-            "material": material,
-            "classes": list(classes),
-            "normalize": norm.method,
-            "training_noise_std": noise,
-            "seeds": seeds,
-        }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    with unit_workers(worker_count(params.compute.workers, n_seeds), TENSORFLOW_UNITS) as run_units:
+        # input errors first, before any training; simulations serve every seed and are read once
+        loaded = {folder: load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in dict.fromkeys(folders)}
+        unit = functools.partial(
+            _train_seed,
+            source=source,
+            fcn=fcn,
+            classes=classes,
+            noise=noise,
+            normalize=norm.method,
+            pixel_size_A=ingest.working_pixel_size_A,
+            experiment=experiment_id(fcn.experiment),  # made here, not by two workers at once
+        )
+        with atomic_directory(out_dir) as tmp:
+            units = [(k, folder, loaded[folder], tmp / f"fcn_seed_{k}.keras") for k, folder in enumerate(folders)]
+            seeds = run_units(unit, units)
+            manifest = {
+                "source": source,
+                "material": material,
+                "classes": list(classes),
+                "normalize": norm.method,
+                "training_noise_std": noise,
+                "seeds": seeds,
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifest
 
 
