@@ -510,6 +510,9 @@ def test_doctor_counts_every_image_format(tmp_path, tiny_params_file):
     from stemgan.models.precision import resolve_precision
 
     assert f"the cycleGAN trains in {resolve_precision('auto')}" in proc.stdout  # the tiny params say auto
+    from stemgan.parallel import worker_count
+
+    assert f"a stage's two seeds run in {worker_count('auto', 2)} process(es)" in proc.stdout
 
 
 def test_makefile_finds_a_supported_python(tmp_path):

@@ -54,13 +54,16 @@ def run_checks(params_path: Path) -> list[str]:
         import tensorflow as tf
 
         from stemgan.models.precision import resolve_precision
+        from stemgan.parallel import cpu_cores, worker_count
 
         gpus = tf.config.list_physical_devices("GPU")
         precision = resolve_precision(params.cyclegan.precision if params else "auto")
+        workers = worker_count(params.compute.workers if params else "auto", 2)
         check(
             "tensorflow",
             True,
-            f"{tf.__version__}, {len(gpus)} GPU(s), the cycleGAN trains in {precision}"
+            f"{tf.__version__}, {len(gpus)} GPU(s), the cycleGAN trains in {precision}; {cpu_cores()} CPU core(s), "
+            f"a stage's two seeds run in {workers} process(es) (compute.workers)"
             + ("" if gpus else " (CPU only: use the default profile; GPU nodes: requirements-gpu.txt)"),
         )
     except ImportError as exc:
