@@ -1,9 +1,9 @@
 """A stage's independent units (one seed's cycleGAN or FCN, one source's scoring) in worker processes.
 
-TensorFlow's CPU kernels keep about 1.3 of 2 cores busy on this project's small networks: its threads wait on each
-other between small ops. Two single-threaded processes, one unit each, do 1.3-1.5x the work in the same time
-(issue 14: a 2-seed FCN stage 49 -> 32 s, a 2-seed cycleGAN stage 91 -> 56 s). A GPU is one device that the units
-would share: with one visible, `auto` runs them one after another in this process, as does a single unit.
+One TensorFlow process keeps about 1.3 of 2 cores busy on this project's small networks (a whole `make repro`: 130%
+CPU); two single-threaded processes, one unit each, use both (issue 14, a fresh-clone run on a 2-vCPU Zen 5: 2-seed
+FCN stages 41-57 s -> 33-38 s, 2-seed cycleGAN stages 81-110 s -> 58-67 s, 163% CPU). A GPU is one device that the
+units would share: with one visible, `auto` runs them one after another in this process, as does a single unit.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from stemgan.errors import StemganError
@@ -33,7 +34,7 @@ def cpu_cores() -> int:
     """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (containers, CI runners)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
         if quota != "max":
             cores = min(cores, max(1, int(quota) // int(period)))
     except (OSError, ValueError):
