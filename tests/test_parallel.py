@@ -42,6 +42,16 @@ def test_units_keep_their_order_and_a_units_error_is_the_stages_error():
         _run([2, 99], workers=2)
 
 
+def test_every_worker_starts_before_the_first_unit_is_handed_out():
+    """They import TensorFlow while the stage reads its inputs: the second one must not wait for the map."""
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    with unit_workers(2):
+        started = set(multiprocessing.active_children()) - before
+        assert len(started) == 2
+
+
 def test_worker_count_follows_the_setting_and_the_units():
     assert worker_count(1, 5) == 1
     assert worker_count(3, 2) == 2  # never more workers than units

@@ -101,7 +101,9 @@ def unit_workers(workers: int, warm: tuple[str, ...] = ()) -> Iterator[Mapper]:
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(workers, context, _start_worker, (threads, warm))
     try:
-        pool.submit(int)  # the first task starts every worker (spawn), each importing `warm`
+        # a spawn pool starts a worker per task submitted while none is idle: one task each starts them all now
+        for _ in range(workers):
+            pool.submit(int)
         yield lambda function, items: list(pool.map(function, items))
     except BrokenProcessPool as exc:
         raise StemganError(
