@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemgan.data.tiles import cut_tiles
-from stemgan.evaluation.spectra import radial_power_spectrum, spectra_distance
+from stemgan.evaluation.spectra import paired_spectra, spectra_distance
 
 
 def band_power(k: np.ndarray, power: np.ndarray, k_low: float, k_high: float) -> float:
@@ -37,10 +37,7 @@ def spectral_metrics(
     (NaN for a band the images are too small or too coarsely sampled to contain)."""
     nyquist = 0.5 / pixel_size_A
     noise_band = (noise_band_A[0], min(noise_band_A[1], nyquist))
-    # each set's spectrum once, on the bins of the coarser set (as spectrum_distance compares them)
-    n_bins = min(np.shape(a)[1], np.shape(a)[2], np.shape(b)[1], np.shape(b)[2]) // 2
-    k, pa = radial_power_spectrum(a, pixel_size_A, n_bins)
-    _, pb = radial_power_spectrum(b, pixel_size_A, n_bins)
+    k, pa, pb = paired_spectra(a, b, pixel_size_A)  # each set's spectrum once, for all three figures
     return {
         "spectrum_distance": spectra_distance(k, pa, pb),
         "noise_floor_ratio": band_power(k, pa, *noise_band) / band_power(k, pb, *noise_band),

@@ -33,10 +33,15 @@ def spectrum_distance(
 ) -> float:
     """Mean |log10 P_a(k) - log10 P_b(k)| over the band (decades): 0 for identical sets. Sets of
     different image sizes are compared on the coarser set's k bins."""
+    return spectra_distance(*paired_spectra(a, b, pixel_size_A), k_band)
+
+
+def paired_spectra(a: np.ndarray, b: np.ndarray, pixel_size_A: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k in Å^-1, P_a, P_b): both sets' radial power spectra on the coarser set's k bins."""
     n_bins = min(np.shape(a)[1], np.shape(a)[2], np.shape(b)[1], np.shape(b)[2]) // 2
     k, pa = radial_power_spectrum(a, pixel_size_A, n_bins)
     _, pb = radial_power_spectrum(b, pixel_size_A, n_bins)
-    return spectra_distance(k, pa, pb, k_band)
+    return k, pa, pb
 
 
 def spectra_distance(k: np.ndarray, pa: np.ndarray, pb: np.ndarray, k_band: tuple[float, float] = (0.05, 2.4)) -> float:

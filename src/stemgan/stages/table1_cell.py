@@ -80,10 +80,10 @@ def run_cell(*, source: str, set_name: str, fcn_dir: Path, params: Params, data_
     folders = [data_root / f for f in params.experimental_set(set_name).data]
     # each seed's FCN is scored side by side in compute.workers processes
     with unit_workers(worker_count(params.compute.workers, len(trained)), TENSORFLOW_UNITS) as run_units:
-        val = [item for f in folders for item in load_labelled(f / "val", norm, params.ingest, params.fcn.tile_size_px)]
-        test = [
-            item for f in folders for item in load_labelled(f / "test", norm, params.ingest, params.fcn.tile_size_px)
-        ]
+        val, test = (
+            [item for f in folders for item in load_labelled(f / split, norm, params.ingest, params.fcn.tile_size_px)]
+            for split in ("val", "test")
+        )
         unit = functools.partial(
             _score_seed,
             source=source,
