@@ -95,3 +95,21 @@ def test_two_fcn_seeds_train_side_by_side_into_one_mlflow_store(tmp_path, mlflow
             load_keras_model(str(tmp_path / d / f"fcn_seed_{k}.keras"), FCN_MODEL) for d in ("fcn", "fcn_again")
         )
         assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
+
+
+def test_a_stage_parent_reads_its_workers_results_without_importing_tensorflow():
+    """The parent process of a stage unpickles its units' results (a cycleGAN's InputNoise, a Table 1 cell's
+    records) and uses translate's helpers; importing TensorFlow there cost a core ~4 s per stage."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import pickle, sys\n"
+        "import stemgan.stages.table1_cells, stemgan.stages.translate, stemgan.stages.train_cyclegan\n"
+        "from stemgan.training.translation import generator_refs\n"
+        "from stemgan.training.input_noise import InputNoise\n"
+        "pickle.loads(pickle.dumps(InputNoise(0.1, 0.0, 1.0)))\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from stemgan.evaluation.scoring import ImageScore, bootstrap_f1, defect_coordinates, pooled, prf, score_image
+from tests.conftest import run_cli, tiny_params, write_params
 
 SHAPE = (100, 100)
 
@@ -221,3 +222,17 @@ def test_a_best_baseline_that_is_the_matched_noise_is_one_report_row():
     rows = [line for line in comparison_markdown(found).splitlines() if line.startswith("| day ")]
     assert [r.split(" | ")[0] for r in rows] == ["| day a", "| day b", "| day b"]
     assert "no difference shown" in rows[0] and "| 14 | 320 |" in rows[0]
+
+
+def test_table1_cells_with_a_rows_fcns_missing_names_them_and_writes_no_cell(tmp_path):
+    """Every cell's FCNs are checked before any scoring: one line naming the missing manifest and the command that
+    makes it, exit 2, and no artifacts/table1 half-filled."""
+    params = tiny_params()
+    params["table1"]["sets"] = ["wse2_day_a"]
+    write_params(tmp_path / "params.yaml", params)
+    (tmp_path / "fcn/no_noise-wse2_day_a").mkdir(parents=True)
+    proc = run_cli("table1-cells", "--fcn-root", "fcn", "--out", "table1", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no_noise-wse2_day_a/fcn.json" in proc.stderr
+    assert "stemgan train-fcn --source no_noise" in proc.stderr
+    assert not (tmp_path / "table1").exists()

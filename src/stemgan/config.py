@@ -460,6 +460,14 @@ class Table1Config:
         """Table 1's rows on every set (the ablations' rows, cyclegan_<name>, come on their one set)."""
         return (*self.simulation_sources, *self.translated_sources)
 
+    @property
+    def cells(self) -> tuple[tuple[str, str], ...]:
+        """(source, set) of every Table 1 cell: each row on each set, then each ablation's row on its set."""
+        return (
+            *((source, set_name) for source in self.sources for set_name in self.sets),
+            *((f"cyclegan_{name}", set_name) for name, set_name in self.ablations.items()),
+        )
+
     def check(self, where: str) -> None:
         for name, known in (("simulation_sources", SIMULATION_SOURCES), ("translated_sources", TRANSLATED_SOURCES)):
             unknown = sorted(set(getattr(self, name)) - set(known))

@@ -24,7 +24,7 @@ COMMANDS = (
     ("stemgan.stages.train_cyclegan", ("train-cyclegan",)),
     ("stemgan.stages.translate", ("translate",)),
     ("stemgan.stages.train_fcn", ("train-fcn",)),
-    ("stemgan.stages.table1_cell", ("table1-cell",)),
+    ("stemgan.stages.table1_cells", ("table1-cells", "table1-cell")),
     ("stemgan.stages.table1", ("table1", "promote-fcn")),
     ("stemgan.stages.diagnose", ("diagnose",)),
     ("stemgan.stages.evaluate", ("evaluate",)),

@@ -30,7 +30,9 @@ SOURCE_NAMES = {
 def load_cells(cells_dir: Path) -> list[dict]:
     cells = [json.loads(p.read_text()) for p in sorted(Path(cells_dir).glob("*/cell.json"))]
     if not cells:
-        raise StemganError(f"{cells_dir}: no Table 1 cells; run the train_fcn and table1_cell stages (dvc repro) first")
+        raise StemganError(
+            f"{cells_dir}: no Table 1 cells; run the train_fcn and table1_cells stages (dvc repro) first"
+        )
     return cells
 
 

@@ -13,12 +13,17 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 
 from stemgan.config import CycleGANConfig
 from stemgan.models.io import is_mlflow_uri
+
+# TensorFlow is imported where it is used: a stage's parent process unpickles its workers' InputNoise and imports
+# translate's helpers, and TensorFlow's import there cost ~4 s of a core per stage (issue 14)
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 PAPER_WHITE_SIGMA = 0.1  # N(0, 0.1) on [0, 1]-scaled simulations
 INPUT_NOISE_FILE = "input_noise.json"  # beside the generators: the noise translate must add
@@ -78,6 +83,8 @@ class InputNoise:
     def smooth_field(self, coarse_white, height: int, width: int) -> tf.Tensor:
         """(..., height, width, 1) unit-variance field from (..., h, w, 1) coarse white noise; a grid
         larger than the image (a canvas) gives a tile the gradients of an image-sized field."""
+        import tensorflow as tf
+
         step = self.field_step_px
         coarse = gaussian_random_field(coarse_white, self.field_correlation_px / step)
         h, w = coarse.shape[-3:-1]
@@ -85,6 +92,8 @@ class InputNoise:
 
     def apply(self, image, white, field_white=None) -> tf.Tensor:
         """image + white_std * white (+ field_std * smooth_field(field_white)); image (..., H, W) or (..., H, W, 1)."""
+        import tensorflow as tf
+
         image = tf.convert_to_tensor(image, tf.float32)
         noisy = image + self.white_std * tf.cast(white, tf.float32)
         if self.has_field:
@@ -109,6 +118,8 @@ class InputNoise:
 def gaussian_random_field(white, correlation_px: float) -> tf.Tensor:
     """Unit-variance smooth field: white noise low-passed by exp(-2 pi^2 c^2 k^2) (a Gaussian blur of
     standard deviation c px), periodic over the image. Shapes (..., H, W) or (..., H, W, 1), static."""
+    import tensorflow as tf
+
     white = tf.convert_to_tensor(white, tf.float32)
     has_channel = _has_channel(white)
     plane = white[..., 0] if has_channel else white
