@@ -31,7 +31,12 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{self.source}-{self.set_name}"
+        return cell_name(self.source, self.set_name)
+
+
+def cell_name(source: str, set_name: str) -> str:
+    """A cell's folder name, under artifacts/fcn (its FCNs) and artifacts/table1 (its scores) alike."""
+    return f"{source}-{set_name}"
 
 
 def register(sub) -> None:
@@ -79,7 +84,9 @@ def run_all(args) -> None:
     from stemgan.errors import StemganError
 
     params = load_params(args.params)
-    cells = [Cell(source, set_name, args.fcn_root / f"{source}-{set_name}") for source, set_name in params.table1.cells]
+    cells = [
+        Cell(source, set_name, args.fcn_root / cell_name(source, set_name)) for source, set_name in params.table1.cells
+    ]
     if not cells:
         raise StemganError(f"{args.params}: table1 has no cells (table1.sets or its sources are empty); name a set")
     start = time.perf_counter()
