@@ -1,5 +1,3 @@
-import sys
+from stemgan.cli.main import entry
 
-from stemgan.cli.main import main
-
-sys.exit(main())
+entry()

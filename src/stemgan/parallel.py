@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from stemgan.errors import StemganError
+from stemgan.fast_exit import skip_teardown_at_exit
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -73,6 +74,7 @@ def silence_libraries() -> None:
 
 
 def _start_worker(threads: int, warm: tuple[str, ...]) -> None:
+    skip_teardown_at_exit()  # first, so it runs after the atexit handlers of TensorFlow and MLflow
     # before TensorFlow starts: it reads its thread counts once, when its runtime comes up
     os.environ[WORKER_FLAG] = "1"
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})

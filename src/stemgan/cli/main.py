@@ -76,6 +76,14 @@ class DefaultsFormatter(argparse.HelpFormatter):
         return text
 
 
+def entry() -> None:
+    """The `stemgan` command: `main`, then the process ends without the interpreter's teardown (fast_exit.py).
+    argparse's exits (--help, a usage error) and a traceback leave as usual."""
+    from stemgan.fast_exit import exit_process
+
+    exit_process(main())
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

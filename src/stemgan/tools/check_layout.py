@@ -20,7 +20,7 @@ import yaml
 PACKAGE = Path(__file__).resolve().parents[1]
 # bottom to top: a package may import its own floor's modules and any lower floor's
 FLOORS = (
-    ("errors", "seeding", "config", "parallel"),
+    ("errors", "seeding", "config", "fast_exit", "parallel"),
     ("tracking",),
     ("data",),
     ("simulation",),
