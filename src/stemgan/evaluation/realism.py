@@ -49,7 +49,9 @@ def histogram_distance(a: np.ndarray, b: np.ndarray, n_quantiles: int = 2001) ->
     """Wasserstein-1 distance between the pixel intensity distributions (normalised images), computed
     on quantile functions: exact 0 for identical sets, no sampling."""
     q = np.linspace(0.0, 1.0, n_quantiles)
-    return float(np.mean(np.abs(np.quantile(np.ravel(a), q) - np.quantile(np.ravel(b), q))))
+    # sorted first: the same values, but np.quantile's partition around 2001 points is 6x slower than a sort
+    qa, qb = (np.quantile(np.sort(np.ravel(x)), q) for x in (a, b))
+    return float(np.mean(np.abs(qa - qb)))
 
 
 def kernel_inception_distance(fa: np.ndarray, fb: np.ndarray) -> float:
