@@ -38,6 +38,18 @@ def test_exit_process_keeps_the_status_output_handlers_threads_and_finalizers(tm
         assert not Path((out / "tmpdir").read_text()).exists()
 
 
+def test_under_a_profiler_the_process_exits_as_usual_and_the_profile_is_written(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    (tmp_path / "out").mkdir()
+    profile = tmp_path / "run.prof"
+    command = [sys.executable, "-m", "cProfile", "-o", str(profile), str(script), str(tmp_path / "out"), "0"]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert profile.stat().st_size > 0
+    assert (tmp_path / "out" / "atexit").read_text() == "ran"
+
+
 def _register_handler_and_leave_a_temporary_folder(folder: str) -> tuple[int, str]:
     """What a unit's libraries do after the worker started: MLflow registers atexit handlers when imported."""
     import atexit

@@ -78,14 +78,10 @@ class DefaultsFormatter(argparse.HelpFormatter):
 
 def entry() -> None:
     """The `stemgan` command: `main`, then the process ends without the interpreter's teardown (fast_exit.py).
-    argparse's exits (--help, a usage error) and a traceback leave as usual, and so does a run under a profiler
-    or debugger (`python -m cProfile -o F -m stemgan ...` writes F after main returns, not in an atexit handler)."""
-    code = main()
-    if sys.getprofile() is not None or sys.gettrace() is not None:
-        sys.exit(code)
+    argparse's exits (--help, a usage error) and a traceback leave as usual."""
     from stemgan.fast_exit import exit_process
 
-    exit_process(code)
+    exit_process(main())
 
 
 def main(argv: list[str] | None = None) -> int:
