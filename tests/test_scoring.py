@@ -97,6 +97,18 @@ def test_one_peak_search_scores_every_threshold_as_a_search_per_threshold_would(
         sweep.scores(items, ("se_vacancy",), 0.05)
 
 
+def test_class_softmax_is_the_axis_formula_to_the_bit_and_stays_finite():
+    from stemgan.evaluation.evaluate import softmax_over_classes
+
+    rng = np.random.default_rng(4)
+    for classes in (2, 3, 5):
+        logits = (rng.normal(size=(4, 64, 48, classes)) * 8).astype(np.float32)
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        assert np.array_equal(softmax_over_classes(logits), e / e.sum(axis=-1, keepdims=True))
+    huge = np.array([[[1000.0, 0.0, -1000.0]]], np.float32)  # no overflow: the largest logit is subtracted first
+    assert np.allclose(softmax_over_classes(huge), [[[1.0, 0.0, 0.0]]])
+
+
 def test_table1_adopts_cell_runs_and_names_those_tracked_in_another_store(tmp_path, mlflow_store):
     import json
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,14 +34,21 @@ def inference_tile(scoring: ScoringConfig, multiple: int) -> int:
     return max(scoring.tile_px - scoring.tile_px % multiple, multiple)
 
 
+def softmax_over_classes(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, a few classes long, computed plane by plane: numpy reduces a 2-long last axis
+    ~7x slower than it combines two planes (a quarter of a Table 1 cell's inference). The same numbers as
+    `max`/`sum` over that axis: under 8 classes numpy adds them in order, as here."""
+    planes = [logits[..., c] for c in range(logits.shape[-1])]
+    e = np.exp(logits - functools.reduce(np.maximum, planes)[..., None])
+    return e / functools.reduce(np.add, [e[..., c] for c in range(e.shape[-1])])[..., None]
+
+
 def class_probabilities(model, image: np.ndarray, multiple: int, scoring: ScoringConfig) -> np.ndarray:
     """(H, W, 1 + classes) softmax of the FCN over the whole image: overlapping tiles, blended, optional TTA."""
     tile = inference_tile(scoring, multiple)
 
     def predict(tiles):
-        logits = traced_predict(model, tiles, batch_size=8)
-        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        return softmax_over_classes(traced_predict(model, tiles, batch_size=8))
 
     scan_preserving = scoring.tta_views == "scan_preserving"
     return predict_tiled(predict, image, tile, min(scoring.stride_px, tile), scoring.tta, scan_preserving)
