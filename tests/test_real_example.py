@@ -73,6 +73,29 @@ def test_fetch_example_errors_are_one_line_and_write_nothing(tmp_path):
     assert "'nope' not in real_example.examples" in proc.stderr and not (tmp_path / "real").exists()
 
 
+def test_the_chain_in_one_process_keeps_each_steps_folder_rule_and_stops_at_the_first_refusal(tmp_path):
+    from tests.conftest import run_cli
+
+    params = tiny_params()
+    params["real_example"] = project_params()["real_example"]
+    params = write_params(tmp_path / "params.yaml", params)
+    features = tmp_path / "fcn_seed_0.keras"
+    common = ["--features", features, "--artifacts", tmp_path / "artifacts", "--metrics", tmp_path / "metrics"]
+    common += ["--params", params]
+    proc = run_cli("real-example", "--name", "nope", *common, check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "'nope' not in real_example.examples" in proc.stderr
+
+    notes = tmp_path / "artifacts/real/mos2_real/notes.txt"  # the user's own file where the first step writes
+    notes.parent.mkdir(parents=True)
+    notes.write_text("mine")
+    proc = run_cli("real-example", "--name", "mos2_real", *common, check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "--force" in proc.stderr
+    assert notes.read_text() == "mine"
+    assert sorted(p.name for p in (tmp_path / "artifacts").iterdir()) == ["real"]  # no later step ran
+    assert not (tmp_path / "metrics").exists()
+
+
 def test_fetches_at_the_same_time_each_get_the_whole_pinned_wheel(tmp_path):
     """Two fetch-example runs at once (two dvc stages, two test workers): neither reads the other's partial file."""
     from concurrent.futures import ThreadPoolExecutor

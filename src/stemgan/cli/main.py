@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import os
 import sys
-from pathlib import Path
 
 from stemgan import __version__
 
@@ -30,7 +29,7 @@ COMMANDS = (
     ("stemgan.stages.evaluate", ("evaluate",)),
     ("stemgan.stages.detect", ("detect",)),
     ("stemgan.stages.realism", ("realism",)),
-    ("stemgan.stages.real_example", ("fetch-example",)),
+    ("stemgan.stages.real_example", ("fetch-example", "real-example")),
     ("stemgan.stages.tune", ("tune", "promote")),
     ("stemgan.stages.report", ("report",)),
     ("stemgan.cli.doctor", ("doctor",)),
@@ -92,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from stemgan.cli.quiet import quiet_libraries
     from stemgan.errors import StemganError
+    from stemgan.stages.arguments import check_outputs
 
     with contextlib.nullcontext() if args.verbose else quiet_libraries():
         try:
@@ -112,26 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("stemgan: interrupted; outputs of the unfinished stage were not written", file=sys.stderr)
             return 130
-
-
-def check_outputs(args: argparse.Namespace) -> None:
-    """The command's output folder against the one rule of data/files.py, before any work is done."""
-    name = getattr(args, "output_folder", None)
-    folder = getattr(args, name, None) if name else None
-    if folder is None:
-        return
-    from stemgan.data.files import allow_replace, check_output_folder
-    from stemgan.models.io import is_mlflow_uri
-
-    inputs = []
-    for arg in args.input_args:
-        value = getattr(args, arg, None)
-        for item in value if isinstance(value, list) else [value]:
-            if item is not None and not is_mlflow_uri(item):
-                inputs.append(Path(item))
-    check_output_folder(folder, inputs, args.force)
-    if args.force:
-        allow_replace(folder)
 
 
 if __name__ == "__main__":

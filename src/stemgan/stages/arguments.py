@@ -23,6 +23,26 @@ def output_folder(p: argparse.ArgumentParser, *inputs: str, folder: str = "out")
     p.set_defaults(output_folder=folder, input_args=inputs)
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """The command's output folder against the one rule of data/files.py, before any work is done."""
+    name = getattr(args, "output_folder", None)
+    folder = getattr(args, name, None) if name else None
+    if folder is None:
+        return
+    from stemgan.data.files import allow_replace, check_output_folder
+    from stemgan.models.io import is_mlflow_uri
+
+    inputs = []
+    for arg in args.input_args:
+        value = getattr(args, arg, None)
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and not is_mlflow_uri(item):
+                inputs.append(Path(item))
+    check_output_folder(folder, inputs, args.force)
+    if args.force:
+        allow_replace(folder)
+
+
 def images_or_set_args(p: argparse.ArgumentParser, images_help: str, flag: str = "--images") -> None:
     """--images FOLDER (repeatable; `flag` names it otherwise) or --set NAME: a set declared in params.yaml
     `sets` (its unlabelled/ images)."""
