@@ -151,6 +151,33 @@ def test_train_fcn_learns_the_classes_of_the_material_it_is_given(tmp_path, mlfl
     assert not (tmp_path / "fcn_0").exists()
 
 
+def test_a_sets_table1_rows_train_in_one_process_each_as_it_would_alone(tmp_path, mlflow_store):
+    """train-fcn --table1-rows: every row of the group into OUT/<source>/, the folders Table 1 reads, and each
+    source's FCN the same to the bit as that source trained alone (one process: nothing leaks between units)."""
+    from stemgan.config import load_params
+    from stemgan.models.io import FCN_MODEL, load_keras_model
+
+    raw = tiny_params(96)
+    raw["compute"] = {"workers": 1}
+    raw["table1"]["simulation_sources"] = ["no_noise", "gaussian_minmax"]
+    params = write_params(tmp_path / "params.yaml", raw)
+    run_cli("simulate", "--material", "wse2", "--n-images", "1", "--out", tmp_path / "sim", "--params", params)
+    rows = tmp_path / "fcn/wse2_day_a/simulated"
+    run_cli("train-fcn", "--table1-rows", "simulated", "--train", tmp_path / "sim", "--out", rows, "--params", params)
+    table1 = load_params(params).table1
+    for source in ("no_noise", "gaussian_minmax"):
+        assert table1.fcn_folder(tmp_path / "fcn", source, "wse2_day_a") == rows / source
+        manifest = json.loads((rows / source / "fcn.json").read_text())
+        assert manifest["source"] == source and len(manifest["seeds"]) == raw["table1"]["n_seeds"]
+    assert manifest["normalize"] == "minmax"  # each row keeps its own normalisation
+    assert sorted(p.name for p in rows.iterdir() if p.is_dir()) == ["gaussian_minmax", "no_noise"]
+
+    alone = tmp_path / "alone"
+    run_cli("train-fcn", "--source", "gaussian_minmax", "--train", tmp_path / "sim", "--out", alone, "--params", params)
+    together, by_itself = (load_keras_model(str(d / "fcn_seed_0.keras"), FCN_MODEL) for d in (rows / source, alone))
+    assert all(np.array_equal(a, b) for a, b in zip(together.get_weights(), by_itself.get_weights()))
+
+
 def test_fused_batch_normalization_computes_what_keras_batch_normalization_does(tmp_path):
     """Same output in training, same moving statistics after updates, same inference; and it saves and loads."""
     import keras

@@ -242,9 +242,9 @@ def test_table1_cells_with_a_rows_fcns_missing_names_them_and_writes_no_cell(tmp
     params = tiny_params()
     params["table1"]["sets"] = ["wse2_day_a"]
     write_params(tmp_path / "params.yaml", params)
-    (tmp_path / "fcn/no_noise-wse2_day_a").mkdir(parents=True)
+    (tmp_path / "fcn/wse2_day_a/simulated/no_noise").mkdir(parents=True)
     proc = run_cli("table1-cells", "--fcn-root", "fcn", "--out", "table1", cwd=tmp_path, check=False)
     assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "no_noise-wse2_day_a/fcn.json" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "wse2_day_a/simulated/no_noise/fcn.json" in proc.stderr
     assert "stemgan train-fcn --source no_noise" in proc.stderr
     assert not (tmp_path / "table1").exists()

@@ -468,6 +468,18 @@ class Table1Config:
             *((f"cyclegan_{name}", set_name) for name, set_name in self.ablations.items()),
         )
 
+    def fcn_rows(self, group: str) -> tuple[str, ...]:
+        """The rows of one train_fcn stage family: `simulated` (their FCNs train on the set's simulations) or
+        `translated` (on translate's output)."""
+        return {"simulated": self.simulation_sources, "translated": self.translated_sources}[group]
+
+    def fcn_folder(self, root: Path, source: str, set_name: str) -> Path:
+        """A row's FCNs on a set (fcn_seed_<k>.keras, fcn.json): <root>/<set>/<group>/<source>/, group simulated,
+        translated or ablations: the stage that trains them, one per set and group, so a set's rows of a group
+        share one process (a stage process costs ~7 s before its first step, issue 14)."""
+        group = next((g for g in ("simulated", "translated") if source in self.fcn_rows(g)), "ablations")
+        return Path(root) / set_name / group / source
+
     def check(self, where: str) -> None:
         for name, known in (("simulation_sources", SIMULATION_SOURCES), ("translated_sources", TRANSLATED_SOURCES)):
             unknown = sorted(set(getattr(self, name)) - set(known))

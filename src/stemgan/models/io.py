@@ -23,7 +23,9 @@ class ModelKind:
 
 
 GENERATOR_MODEL = ModelKind("generator", "stemgan train-cyclegan (or dvc repro)")
-FCN_MODEL = ModelKind("FCN", "stemgan train-fcn, e.g. artifacts/fcn/<source>/fcn_seed_0.keras (or dvc repro)")
+FCN_MODEL = ModelKind(
+    "FCN", "stemgan train-fcn, e.g. artifacts/fcn/wse2_day_a/translated/cyclegan/fcn_seed_0.keras (or dvc repro)"
+)
 
 
 def load_generator(ref: str):

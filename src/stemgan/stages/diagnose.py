@@ -22,7 +22,9 @@ def register(sub) -> None:
         "session: all); each Table 1 source's FCNs score them at the threshold their Table 1 cell chose.",
     )
     p.add_argument("--set", dest="set_name", help="a Table 1 set of one demo session (default: diagnose.set)")
-    p.add_argument("--fcn", type=Path, default=Path("artifacts/fcn"), help="train-fcn outputs (<source>-<set>/)")
+    p.add_argument(
+        "--fcn", type=Path, default=Path("artifacts/fcn"), help="train-fcn outputs (<set>/<group>/<source>/)"
+    )
     p.add_argument("--cells", type=Path, default=Path("artifacts/table1"), help="table1-cell outputs (thresholds)")
     p.add_argument("--out", type=Path, required=True, help="output folder (the labelled effect sets)")
     p.add_argument("--metrics", type=Path, default=Path("metrics/diagnostic.json"), help="F1 per source and effect")
@@ -84,7 +86,7 @@ def _scored_sources(fcn_root: Path, cells_root: Path, set_name: str, params) -> 
     found = {}
     for cell_file in sorted(Path(cells_root).glob(f"*-{set_name}/cell.json")):
         cell = json.loads(cell_file.read_text())
-        fcn_dir = Path(fcn_root) / f"{cell['source']}-{set_name}"
+        fcn_dir = params.table1.fcn_folder(fcn_root, cell["source"], set_name)
         if cell["set"] == set_name and fcn_dir.is_dir():
             found[cell["source"]] = (fcn_dir, cell)
     if not found:

@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument(
         "--model",
         required=True,
-        help="an FCN .keras file (e.g. artifacts/fcn/<source>/fcn_seed_0.keras) or an MLflow model URI",
+        help="an FCN .keras file (artifacts/fcn/<set>/translated/cyclegan/fcn_seed_0.keras) or an MLflow model URI",
     )
     p.add_argument("--labelled", type=Path, required=True, help="folder with images/ and labels/")
     p.add_argument("--out", type=Path, required=True, help="output folder (metrics.json, per_image.csv, pr_curve.csv)")

@@ -35,7 +35,7 @@ class Cell:
 
 
 def cell_name(source: str, set_name: str) -> str:
-    """A cell's folder name, under artifacts/fcn (its FCNs) and artifacts/table1 (its scores) alike."""
+    """A cell's folder name under artifacts/table1 (its scores); its FCNs are at Table1Config.fcn_folder."""
     return f"{source}-{set_name}"
 
 
@@ -44,10 +44,12 @@ def register(sub) -> None:
         "table1-cells",
         help="every Table 1 cell: each source's FCNs scored on each set's test images",
         description="For each cell of params.yaml table1 (its sources x sets, and its ablations on their set): load "
-        "the FCNs of `train-fcn` from FCN_ROOT/<source>-<set>, pick the threshold on the set's val images, score on "
-        "its test images (one-to-one matching within fcn.scoring.match_radius_A), into OUT/<source>-<set>.",
+        "the FCNs of `train-fcn` from FCN_ROOT/<set>/<group>/<source>, pick the threshold on the set's val images, "
+        "score on its test images (one-to-one matching within fcn.scoring.match_radius_A), into OUT/<source>-<set>.",
     )
-    p.add_argument("--fcn-root", type=Path, default=Path("artifacts/fcn"), help="train-fcn outputs, <source>-<set>/")
+    p.add_argument(
+        "--fcn-root", type=Path, default=Path("artifacts/fcn"), help="train-fcn outputs, <set>/<group>/<source>/"
+    )
     data_arg(p)
     p.add_argument("--out", type=Path, required=True, help="folder of cells: <source>-<set>/ each")
     params_arg(p)
@@ -63,7 +65,10 @@ def register(sub) -> None:
     p.add_argument("--source", required=True, help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft")
     p.add_argument("--set", dest="set_name", required=True, help="one of table1.sets, e.g. wse2_day_a")
     p.add_argument(
-        "--fcn", type=Path, required=True, help="train-fcn output folder, e.g. artifacts/fcn/no_noise-wse2_day_a"
+        "--fcn",
+        type=Path,
+        required=True,
+        help="train-fcn output folder, e.g. artifacts/fcn/wse2_day_a/simulated/no_noise",
     )
     data_arg(p)
     p.add_argument("--out", type=Path, required=True, help="cell folder (cell.json, pr_curve.csv, per_image.csv)")
@@ -85,7 +90,8 @@ def run_all(args) -> None:
 
     params = load_params(args.params)
     cells = [
-        Cell(source, set_name, args.fcn_root / cell_name(source, set_name)) for source, set_name in params.table1.cells
+        Cell(source, set_name, params.table1.fcn_folder(args.fcn_root, source, set_name))
+        for source, set_name in params.table1.cells
     ]
     if not cells:
         raise StemganError(f"{args.params}: table1 has no cells (table1.sets or its sources are empty); name a set")

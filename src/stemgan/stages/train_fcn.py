@@ -1,5 +1,5 @@
-"""`train_fcn@<source>`: table1.n_seeds defect-finding FCNs on one training source (simulation-trained ones
-serve every experimental set; cycleGAN ones are per set)."""
+"""`train_fcn@<set>` (and `train_fcn_translated@<set>`, `train_fcn_ablation@<name>`): table1.n_seeds
+defect-finding FCNs per training source; a set's simulated rows, or its translated rows, in one process."""
 
 from __future__ import annotations
 
@@ -22,14 +22,25 @@ def register(sub) -> None:
         "gaussian_minmax), or cycleGAN-generated (seed_<k>/ folders). Each seed is an "
         "MLflow run with its model.",
     )
-    p.add_argument("--source", required=True, help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", help="no_noise | gaussian | gaussian_minmax | cyclegan | cyclegan_nofft | ...")
+    which.add_argument(
+        "--table1-rows",
+        choices=("simulated", "translated"),
+        help="every source of table1.simulation_sources (or translated_sources), each into OUT/<source>/",
+    )
     p.add_argument(
         "--train",
         type=Path,
         required=True,
         help="labelled training images (images/, labels/; or seed_<k>/ subfolders for generated sets)",
     )
-    p.add_argument("--out", type=Path, required=True, help="output folder (fcn_seed_<k>.keras, fcn.json)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder (fcn_seed_<k>.keras, fcn.json; --table1-rows: per source)",
+    )
     p.add_argument(
         "--material",
         help="a key of params.yaml 'materials': its label_defects are the classes (default: table1.material)",
@@ -51,63 +62,84 @@ def run(args) -> None:
         from stemgan.errors import StemganError
 
         raise StemganError(f"train-fcn: --seeds {n_seeds}: give at least 1")
-    manifest = train_source(args.source, args.train, params, args.out, material, n_seeds)
+    sources = params.table1.fcn_rows(args.table1_rows) if args.table1_rows else (args.source,)
+    nested = args.table1_rows is not None
+    manifests = train_sources(sources, args.train, params, args.out, material, n_seeds, nested)
     print(
-        f"train-fcn: {len(manifest['seeds'])} FCNs on {args.source} ({args.train}) -> {args.out} "
-        f"({time.perf_counter() - start:.0f} s)"
+        f"train-fcn: {sum(len(m['seeds']) for m in manifests)} FCNs on {', '.join(sources)} ({args.train}) -> "
+        f"{args.out} ({time.perf_counter() - start:.0f} s)"
     )
 
 
-def train_source(source: str, train_dir: Path, params: Params, out_dir: Path, material: str, n_seeds: int) -> dict:
-    """n_seeds FCNs finding `material`'s label_defects, each in its own MLflow run with its model; out_dir gets
-    fcn_seed_<k>.keras and fcn.json. The seeds train side by side in compute.workers processes."""
+def train_sources(
+    sources: tuple[str, ...], train_dir: Path, params: Params, out_dir: Path, material: str, n_seeds: int, nested: bool
+) -> list[dict]:
+    """n_seeds FCNs per source finding `material`'s label_defects, each in its own MLflow run with its model; a
+    source's folder (out_dir, or out_dir/<source> when nested) gets fcn_seed_<k>.keras and fcn.json. Every
+    (source, seed) is one unit of compute.workers processes."""
     from stemgan.data.files import atomic_directory
-    from stemgan.data.labelled import load_labelled
     from stemgan.parallel import TENSORFLOW_UNITS, unit_workers, worker_count
     from stemgan.tracking.mlflow_runs import experiment_id
-    from stemgan.training.fcn_sources import MANIFEST, seed_folders, source_settings
+    from stemgan.training.fcn_sources import MANIFEST, source_settings
 
-    fcn, ingest = params.fcn, params.ingest
-    classes = params.material(material).label_defects
-    norm, noise = source_settings(source, fcn, params.tile.normalize)
-    folders = seed_folders(Path(train_dir), n_seeds, source)
-    with unit_workers(worker_count(params.compute.workers, n_seeds), TENSORFLOW_UNITS) as run_units:
-        # input errors first, before any training; simulations serve every seed and are read once
-        loaded = {folder: load_labelled(folder, norm, ingest, fcn.tile_size_px) for folder in dict.fromkeys(folders)}
+    settings = {source: source_settings(source, params.fcn, params.tile.normalize) for source in sources}
+    with unit_workers(worker_count(params.compute.workers, len(sources) * n_seeds), TENSORFLOW_UNITS) as run_units:
+        units = _units(sources, settings, Path(train_dir), params, n_seeds)  # input errors first, before training
         unit = functools.partial(
             _train_seed,
-            source=source,
-            fcn=fcn,
-            classes=classes,
-            noise=noise,
-            normalize=norm.method,
-            pixel_size_A=ingest.working_pixel_size_A,
-            experiment=experiment_id(fcn.experiment),  # made here, not by two workers at once
+            fcn=params.fcn,
+            classes=params.material(material).label_defects,
+            pixel_size_A=params.ingest.working_pixel_size_A,
+            experiment=experiment_id(params.fcn.experiment),  # made here, not by two workers at once
         )
         with atomic_directory(out_dir) as tmp:
-            units = [(k, folder, loaded[folder], tmp / f"fcn_seed_{k}.keras") for k, folder in enumerate(folders)]
-            seeds = run_units(unit, units)
-            manifest = {
-                "source": source,
-                "material": material,
-                "classes": list(classes),
-                "normalize": norm.method,
-                "training_noise_std": noise,
-                "seeds": seeds,
-            }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    return manifest
+            folders = {source: tmp / source if nested else tmp for source in sources}
+            for folder in folders.values():
+                folder.mkdir(exist_ok=True)
+            results = run_units(unit, [(*u, folders[u[0]] / f"fcn_seed_{u[1]}.keras") for u in units])
+            manifests = []
+            for source in sources:
+                norm, noise = settings[source]
+                manifests.append(
+                    {
+                        "source": source,
+                        "material": material,
+                        "classes": list(params.material(material).label_defects),
+                        "normalize": norm.method,
+                        "training_noise_std": noise,
+                        "seeds": [seed for (owner, *_), seed in zip(units, results) if owner == source],
+                    }
+                )
+                (folders[source] / MANIFEST).write_text(json.dumps(manifests[-1], indent=2))
+    return manifests
 
 
-def _train_seed(unit, *, source, fcn, classes, noise, normalize, pixel_size_A, experiment) -> dict:
-    """One seed's FCN in its own MLflow run with the model, saved to the unit's path (a stemgan.parallel unit)."""
+def _units(sources, settings, train_dir: Path, params: Params, n_seeds: int) -> list[tuple]:
+    """(source, k, folder, images, noise, normalize) per source and seed; a folder is read once per normalisation
+    (the simulations serve every seed, and every source but gaussian_minmax normalises alike)."""
+    from stemgan.data.labelled import load_labelled
+    from stemgan.training.fcn_sources import seed_folders
+
+    loaded, units = {}, []
+    for source in sources:
+        norm, noise = settings[source]
+        for k, folder in enumerate(seed_folders(train_dir, n_seeds, source)):
+            if (folder, norm) not in loaded:
+                loaded[folder, norm] = load_labelled(folder, norm, params.ingest, params.fcn.tile_size_px)
+            units.append((source, k, folder, loaded[folder, norm], noise, norm.method))
+    return units
+
+
+def _train_seed(unit, *, fcn, classes, pixel_size_A, experiment) -> dict:
+    """One source's seed: its FCN in its own MLflow run with the model, saved to the unit's path (a
+    stemgan.parallel unit)."""
     import mlflow
     import mlflow.tensorflow
 
     from stemgan.tracking.mlflow_runs import MODEL_PIP_REQUIREMENTS, flatten, setup_tracking
     from stemgan.training.fcn_train import train_fcn
 
-    k, folder, train, model_path = unit
+    source, k, folder, train, noise, normalize, model_path = unit
     setup_tracking()
     with mlflow.start_run(
         experiment_id=experiment,

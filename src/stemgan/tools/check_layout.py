@@ -97,7 +97,9 @@ def unlisted_fcn_keys(dvc_yaml: Path, params_yaml: Path) -> list[str]:
     for name, definition in stages.items():
         if stage_module(name, definition) != "train_fcn":
             continue
-        listed = {p for p in definition.get("do", definition).get("params", []) if isinstance(p, str)}
+        entries = definition.get("do", definition).get("params", [])
+        listed = {p for p in entries if isinstance(p, str)}  # and `- params.yaml: [keys]` entries (a shared list)
+        listed |= {k for p in entries if isinstance(p, dict) for k in p.get(params_yaml.name, [])}
         breaches += [f"{dvc_yaml}: stage '{name}' does not list params key {key}" for key in sorted(wanted - listed)]
     return breaches
 
