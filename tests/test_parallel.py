@@ -24,6 +24,17 @@ def _worker_pid(_) -> tuple[int, str | None]:
     return os.getpid(), os.environ.get("TF_NUM_INTRAOP_THREADS")
 
 
+def _imports_after_warm_up(_) -> tuple[bool, bool, list[str]]:
+    """(Keras imported, scikit-learn imported by then, the names of modules the unit imports itself)."""
+    import sys
+
+    warmed, sklearn_then = "keras" in sys.modules, "sklearn" in sys.modules
+    import matplotlib.pyplot
+    import sklearn.svm
+
+    return warmed, sklearn_then, [matplotlib.pyplot.__name__, sklearn.svm.__name__]
+
+
 def _run(items: list[int], workers: int, function=_square_or_fail) -> list:
     with unit_workers(workers) as run_units:
         return run_units(function, items)
@@ -50,6 +61,14 @@ def test_every_worker_starts_before_the_first_unit_is_handed_out():
     with unit_workers(2):
         started = set(multiprocessing.active_children()) - before
         assert len(started) == 2
+
+
+def test_a_worker_warms_up_keras_without_what_no_unit_uses_and_a_unit_can_still_import_it():
+    from stemgan.parallel import TENSORFLOW_UNITS
+
+    with unit_workers(2, TENSORFLOW_UNITS) as run_units:
+        found = run_units(_imports_after_warm_up, [0, 1])
+    assert found == [(True, False, ["matplotlib.pyplot", "sklearn.svm"])] * 2
 
 
 def test_worker_count_follows_the_setting_and_the_units():
