@@ -97,21 +97,23 @@ def train_sources(
             for folder in folders.values():
                 folder.mkdir(exist_ok=True)
             results = run_units(unit, [(*u, folders[u[0]] / f"fcn_seed_{u[1]}.keras") for u in units])
-            manifests = []
-            for source in sources:
-                norm, noise = settings[source]
-                manifests.append(
-                    {
-                        "source": source,
-                        "material": material,
-                        "classes": list(params.material(material).label_defects),
-                        "normalize": norm.method,
-                        "training_noise_std": noise,
-                        "seeds": [seed for (owner, *_), seed in zip(units, results) if owner == source],
-                    }
-                )
-                (folders[source] / MANIFEST).write_text(json.dumps(manifests[-1], indent=2))
+            manifests = [_manifest(source, settings[source], material, params, units, results) for source in sources]
+            for manifest in manifests:
+                (folders[manifest["source"]] / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifests
+
+
+def _manifest(source: str, setting, material: str, params: Params, units: list[tuple], results: list[dict]) -> dict:
+    """A source's fcn.json: what its FCNs find, how their images were normalised and noised, and its seeds."""
+    norm, noise = setting
+    return {
+        "source": source,
+        "material": material,
+        "classes": list(params.material(material).label_defects),
+        "normalize": norm.method,
+        "training_noise_std": noise,
+        "seeds": [seed for (owner, *_), seed in zip(units, results) if owner == source],
+    }
 
 
 def _units(sources, settings, train_dir: Path, params: Params, n_seeds: int) -> list[tuple]:
