@@ -76,26 +76,25 @@ def _example(params_path: Path, name: str):
 
 def chain(name: str, material: str, seeds: int, features: str, artifacts: Path, metrics: Path) -> list[list[str]]:
     """The command lines of the chain, in order (what `stemgan <line>` would run)."""
-    a = {
-        kind: str(artifacts / kind / name) for kind in ("real", "calibration", "sim", "cyclegan", "generated", "detect")
-    }
+    kinds = ("real", "calibration", "sim", "cyclegan", "generated", "detect")
+    folder = {kind: str(artifacts / kind / name) for kind in kinds}
     sim_tiles, exp_tiles = (str(artifacts / "tiles" / f"{kind}_{name}") for kind in ("sim", "exp"))
     fcn = str(artifacts / "real_fcn" / f"cyclegan-{name}")
-    real_root, unlabelled = str(artifacts / "real"), f"{a['real']}/unlabelled"
+    real_root, unlabelled = str(artifacts / "real"), f"{folder['real']}/unlabelled"
     return [
-        ["fetch-example", "--name", name, "--out", a["real"]],
-        ["calibrate", "--set", name, "--data-root", real_root, "--out", a["calibration"]],
-        ["simulate", "--material", material, "--calibration", a["calibration"], "--out", a["sim"]],
-        ["tile", "--images", f"{a['sim']}/images", "--out", sim_tiles],
+        ["fetch-example", "--name", name, "--out", folder["real"]],
+        ["calibrate", "--set", name, "--data-root", real_root, "--out", folder["calibration"]],
+        ["simulate", "--material", material, "--calibration", folder["calibration"], "--out", folder["sim"]],
+        ["tile", "--images", f"{folder['sim']}/images", "--out", sim_tiles],
         ["tile", "--set", name, "--data-root", real_root, "--out", exp_tiles],
-        ["train-cyclegan", "--sim-tiles", sim_tiles, "--exp-tiles", exp_tiles, "--out", a["cyclegan"], "--name", name,
-         "--seeds", str(seeds), "--metrics", str(metrics / "cyclegan" / f"{name}.json")],
-        ["translate", "--generator", a["cyclegan"], "--sim", a["sim"], "--out", a["generated"]],
-        ["train-fcn", "--source", "cyclegan", "--train", a["generated"], "--out", fcn, "--material", material,
+        ["train-cyclegan", "--sim-tiles", sim_tiles, "--exp-tiles", exp_tiles, "--out", folder["cyclegan"],
+         "--name", name, "--seeds", str(seeds), "--metrics", str(metrics / "cyclegan" / f"{name}.json")],
+        ["translate", "--generator", folder["cyclegan"], "--sim", folder["sim"], "--out", folder["generated"]],
+        ["train-fcn", "--source", "cyclegan", "--train", folder["generated"], "--out", fcn, "--material", material,
          "--seeds", str(seeds)],
-        ["realism", "--generated", a["generated"], "--sim", a["sim"], "--exp", unlabelled, "--features", features,
-         "--out", str(metrics / "realism" / f"{name}.json")],
-        ["detect", "--model", f"{fcn}/fcn_seed_0.keras", "--images", unlabelled, "--out", a["detect"]],
+        ["realism", "--generated", folder["generated"], "--sim", folder["sim"], "--exp", unlabelled,
+         "--features", features, "--out", str(metrics / "realism" / f"{name}.json")],
+        ["detect", "--model", f"{fcn}/fcn_seed_0.keras", "--images", unlabelled, "--out", folder["detect"]],
     ]  # fmt: skip
 
 
