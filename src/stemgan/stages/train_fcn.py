@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import time
+import typing
 from pathlib import Path
 
 from stemgan.config import Params
@@ -96,14 +97,26 @@ def train_sources(
             folders = {source: tmp / source if nested else tmp for source in sources}
             for folder in folders.values():
                 folder.mkdir(exist_ok=True)
-            results = run_units(unit, [(*u, folders[u[0]] / f"fcn_seed_{u[1]}.keras") for u in units])
+            results = run_units(unit, [u._replace(model_path=folders[u.source] / u.model_path) for u in units])
             manifests = [_manifest(source, settings[source], material, params, units, results) for source in sources]
             for manifest in manifests:
                 (folders[manifest["source"]] / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifests
 
 
-def _manifest(source: str, setting, material: str, params: Params, units: list[tuple], results: list[dict]) -> dict:
+class FCNUnit(typing.NamedTuple):
+    """One source's seed: what a worker trains (a stemgan.parallel unit)."""
+
+    source: str
+    k: int
+    folder: Path  # its training images
+    images: list
+    noise: float
+    normalize: str
+    model_path: Path  # fcn_seed_<k>.keras, in the source's output folder once that is known
+
+
+def _manifest(source: str, setting, material: str, params: Params, units: list[FCNUnit], results: list[dict]) -> dict:
     """A source's fcn.json: what its FCNs find, how their images were normalised and noised, and its seeds."""
     norm, noise = setting
     return {
@@ -112,12 +125,12 @@ def _manifest(source: str, setting, material: str, params: Params, units: list[t
         "classes": list(params.material(material).label_defects),
         "normalize": norm.method,
         "training_noise_std": noise,
-        "seeds": [seed for (owner, *_), seed in zip(units, results) if owner == source],
+        "seeds": [seed for unit, seed in zip(units, results) if unit.source == source],
     }
 
 
-def _units(sources, settings, train_dir: Path, params: Params, n_seeds: int) -> list[tuple]:
-    """(source, k, folder, images, noise, normalize) per source and seed; a folder is read once per normalisation
+def _units(sources, settings, train_dir: Path, params: Params, n_seeds: int) -> list[FCNUnit]:
+    """A unit per source and seed; a folder is read once per normalisation
     (the simulations serve every seed, and every source but gaussian_minmax normalises alike)."""
     from stemgan.data.labelled import load_labelled
     from stemgan.training.fcn_sources import seed_folders
@@ -128,11 +141,13 @@ def _units(sources, settings, train_dir: Path, params: Params, n_seeds: int) -> 
         for k, folder in enumerate(seed_folders(train_dir, n_seeds, source)):
             if (folder, norm) not in loaded:
                 loaded[folder, norm] = load_labelled(folder, norm, params.ingest, params.fcn.tile_size_px)
-            units.append((source, k, folder, loaded[folder, norm], noise, norm.method))
+            units.append(
+                FCNUnit(source, k, folder, loaded[folder, norm], noise, norm.method, Path(f"fcn_seed_{k}.keras"))
+            )
     return units
 
 
-def _train_seed(unit, *, fcn, classes, pixel_size_A, experiment) -> dict:
+def _train_seed(unit: FCNUnit, *, fcn, classes, pixel_size_A, experiment) -> dict:
     """One source's seed: its FCN in its own MLflow run with the model, saved to the unit's path (a
     stemgan.parallel unit)."""
     import mlflow
