@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from stemgan.evaluation.realism import (
+    ReferenceSet,
     classifier_two_sample_test,
     histogram_distance,
     kernel_inception_distance,
@@ -40,6 +41,22 @@ def test_white_noise_against_structure_scores_far():
     assert different["spectrum_distance"] > 5 * max(same_kind, 0.05)
     assert different["noise_floor_ratio"] > 10  # white noise fills the band the probe leaves empty
     assert histogram_distance(noise, a) > 5 * histogram_distance(structured(40, 5), a)
+
+
+def test_reference_set_computed_once_gives_the_pairwise_figures_exactly():
+    """realism compares every source with one experimental set, whose spectra and quantiles it keeps: the same
+    numbers to the bit as each pair computed afresh, also for a source of smaller images (coarser bins)."""
+    experimental = structured(12, 0)
+    reference = ReferenceSet(experimental, PIXEL_A)
+    for source in (
+        structured(10, 3),
+        structured(10, 4, size=64),
+        np.random.default_rng(5).normal(0, 0.5, (8, 128, 128)),
+    ):
+        expected = {**spectral_metrics(source, experimental, PIXEL_A)}
+        expected["histogram_distance"] = histogram_distance(source, experimental)
+        assert reference.histogram_and_spectra(source) == expected
+    assert sorted(reference._spectra) == [32, 64]  # one spectrum of the experimental set per bin count
 
 
 def test_kid_is_near_zero_for_one_distribution_and_large_for_two():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemgan.data.tiles import cut_tiles
-from stemgan.evaluation.spectra import paired_spectra, spectra_distance
+from stemgan.evaluation.spectra import paired_spectra, radial_power_spectrum, shared_bins, spectra_distance
 
 
 def band_power(k: np.ndarray, power: np.ndarray, k_low: float, k_high: float) -> float:
@@ -35,9 +35,19 @@ def spectral_metrics(
 ) -> dict[str, float]:
     """Spectrum distance of a to b, and a/b power ratios in the noise-floor and low-frequency bands
     (NaN for a band the images are too small or too coarsely sampled to contain)."""
-    nyquist = 0.5 / pixel_size_A
-    noise_band = (noise_band_A[0], min(noise_band_A[1], nyquist))
-    k, pa, pb = paired_spectra(a, b, pixel_size_A)  # each set's spectrum once, for all three figures
+    return band_metrics(*paired_spectra(a, b, pixel_size_A), pixel_size_A, noise_band_A, low_band_A)
+
+
+def band_metrics(
+    k: np.ndarray,
+    pa: np.ndarray,
+    pb: np.ndarray,
+    pixel_size_A: float,
+    noise_band_A: tuple[float, float] = (1.6, 2.4),
+    low_band_A: tuple[float, float] = (0.01, 0.05),
+) -> dict[str, float]:
+    """spectral_metrics of two radial power spectra on the same k bins (Å^-1)."""
+    noise_band = (noise_band_A[0], min(noise_band_A[1], 0.5 / pixel_size_A))  # up to Nyquist
     return {
         "spectrum_distance": spectra_distance(k, pa, pb),
         "noise_floor_ratio": band_power(k, pa, *noise_band) / band_power(k, pb, *noise_band),
@@ -48,9 +58,16 @@ def spectral_metrics(
 def histogram_distance(a: np.ndarray, b: np.ndarray, n_quantiles: int = 2001) -> float:
     """Wasserstein-1 distance between the pixel intensity distributions (normalised images), computed
     on quantile functions: exact 0 for identical sets, no sampling."""
-    q = np.linspace(0.0, 1.0, n_quantiles)
+    return quantile_distance(intensity_quantiles(a, n_quantiles), intensity_quantiles(b, n_quantiles))
+
+
+def intensity_quantiles(images: np.ndarray, n_quantiles: int = 2001) -> np.ndarray:
+    """The set's pixel intensity quantile function at n_quantiles evenly spaced levels."""
     # sorted first: the same values, but np.quantile's partition around 2001 points is 6x slower than a sort
-    qa, qb = (np.quantile(np.sort(np.ravel(x)), q) for x in (a, b))
+    return np.quantile(np.sort(np.ravel(images)), np.linspace(0.0, 1.0, n_quantiles))
+
+
+def quantile_distance(qa: np.ndarray, qb: np.ndarray) -> float:
     return float(np.mean(np.abs(qa - qb)))
 
 
@@ -76,14 +93,17 @@ def bottleneck_layer(model) -> str:
     return max(four_d, key=lambda layer: layer.output.shape[-1]).name
 
 
-def pooled_features(model, tiles: np.ndarray, layer_name: str | None = None) -> np.ndarray:
-    """Global-average-pooled activations of a layer (default: the bottleneck) of a Keras model."""
+def feature_extractor(model, layer_name: str | None = None):
+    """A Keras model of `model`'s inputs to one layer's activations (default: the bottleneck)."""
     import keras
 
-    layer_name = layer_name or bottleneck_layer(model)
-    extractor = keras.Model(model.inputs, model.get_layer(layer_name).output)
-    activations = extractor.predict(tiles, batch_size=32, verbose=0)
-    return activations.mean(axis=(1, 2))
+    return keras.Model(model.inputs, model.get_layer(layer_name or bottleneck_layer(model)).output)
+
+
+def pooled_features(extractor, tiles: np.ndarray) -> np.ndarray:
+    """Global-average-pooled activations of a feature_extractor; one extractor for every set it compares keeps
+    its traced predict function."""
+    return extractor.predict(tiles, batch_size=32, verbose=0).mean(axis=(1, 2))
 
 
 @dataclass(frozen=True)
@@ -133,6 +153,7 @@ def classifier_two_sample_test(
         ]
     )
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    net.optimizer.build(net.trainable_variables)  # slots now: a first step that creates them is traced twice
     net.fit(x[:half], y[:half], epochs=epochs, batch_size=16, verbose=0, shuffle=True)
     scores = net.predict(x[half:], verbose=0).ravel()
     labels = y[half:]
@@ -142,8 +163,28 @@ def classifier_two_sample_test(
     return TwoSampleTest(auc, float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5)), len(labels))
 
 
-def histogram_and_spectra(a: np.ndarray, b: np.ndarray, pixel_size_A: float) -> dict[str, float]:
-    return {**spectral_metrics(a, b, pixel_size_A), "histogram_distance": histogram_distance(a, b)}
+class ReferenceSet:
+    """The set every source is compared with (the experimental images): its spectra and intensity quantiles
+    computed once, however many sources are compared with it."""
+
+    def __init__(self, images: np.ndarray, pixel_size_A: float):
+        self.images, self.pixel_size_A = images, pixel_size_A
+        self.quantiles = intensity_quantiles(images)
+        self._spectra: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def spectrum(self, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        if n_bins not in self._spectra:
+            self._spectra[n_bins] = radial_power_spectrum(self.images, self.pixel_size_A, n_bins)
+        return self._spectra[n_bins]
+
+    def histogram_and_spectra(self, images: np.ndarray) -> dict[str, float]:
+        """spectral_metrics and histogram_distance of `images` against this set."""
+        n_bins = shared_bins(images, self.images)
+        k, power = radial_power_spectrum(images, self.pixel_size_A, n_bins)
+        return {
+            **band_metrics(k, power, self.spectrum(n_bins)[1], self.pixel_size_A),
+            "histogram_distance": quantile_distance(intensity_quantiles(images), self.quantiles),
+        }
 
 
 TILE_PX = 64  # tiles for the feature-based metrics (KID, C2ST)
@@ -164,13 +205,15 @@ def realism_report(
 ) -> dict[str, dict[str, float]]:
     """Metrics of each source against the experimental images (all normalised the same way)."""
     exp_tiles = tiles_of(experimental, max_tiles, seed)
-    exp_features = pooled_features(feature_model, exp_tiles[..., None]) if feature_model is not None else None
+    reference = ReferenceSet(experimental, pixel_size_A)
+    extractor = feature_extractor(feature_model) if feature_model is not None else None
+    exp_features = pooled_features(extractor, exp_tiles[..., None]) if extractor is not None else None
     report = {}
     for name, images in sources.items():
-        metrics = histogram_and_spectra(images, experimental, pixel_size_A)
+        metrics = reference.histogram_and_spectra(images)
         tiles = tiles_of(images, max_tiles, seed + 1)
-        if exp_features is not None:
-            metrics["kid"] = kernel_inception_distance(pooled_features(feature_model, tiles[..., None]), exp_features)
+        if extractor is not None:
+            metrics["kid"] = kernel_inception_distance(pooled_features(extractor, tiles[..., None]), exp_features)
         c2st = classifier_two_sample_test(tiles, exp_tiles, seed=seed, epochs=5)
         metrics.update(c2st_auc=c2st.auc, c2st_auc_low=c2st.auc_low, c2st_auc_high=c2st.auc_high)
         report[name] = metrics

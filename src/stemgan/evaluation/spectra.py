@@ -38,10 +38,15 @@ def spectrum_distance(
 
 def paired_spectra(a: np.ndarray, b: np.ndarray, pixel_size_A: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(k in Å^-1, P_a, P_b): both sets' radial power spectra on the coarser set's k bins."""
-    n_bins = min(np.shape(a)[1], np.shape(a)[2], np.shape(b)[1], np.shape(b)[2]) // 2
+    n_bins = shared_bins(a, b)
     k, pa = radial_power_spectrum(a, pixel_size_A, n_bins)
     _, pb = radial_power_spectrum(b, pixel_size_A, n_bins)
     return k, pa, pb
+
+
+def shared_bins(a: np.ndarray, b: np.ndarray) -> int:
+    """Radial bins that both (N, H, W) sets resolve: half the smallest image side of either."""
+    return min(np.shape(a)[1], np.shape(a)[2], np.shape(b)[1], np.shape(b)[2]) // 2
 
 
 def spectra_distance(k: np.ndarray, pa: np.ndarray, pb: np.ndarray, k_band: tuple[float, float] = (0.05, 2.4)) -> float:
