@@ -178,6 +178,27 @@ def test_a_sets_table1_rows_train_in_one_process_each_as_it_would_alone(tmp_path
     assert all(np.array_equal(a, b) for a, b in zip(together.get_weights(), by_itself.get_weights()))
 
 
+def test_an_fcn_trained_after_another_in_one_process_is_the_one_it_would_be_first(one_image):
+    """train_fcn reuses its process's compiled trainer (its traced step): the second FCN equals, to the bit, that
+    seed trained first; dropout's seed states included. The first FCN keeps its weights when the second trains."""
+    import dataclasses
+
+    from stemgan.training import fcn_train
+
+    cfg = dataclasses.replace(TINY_FCN, dropout=0.1, steps=20)
+    fcn_train._TRAINERS.clear()
+    first = train_fcn(cfg, [one_image], CLASSES, noise_std=0.1, seed=1, pixel_size_A=PIXEL_A, run_name="first")
+    first_weights = [w.copy() for w in first.get_weights()]
+    second = train_fcn(cfg, [one_image], CLASSES, noise_std=0.1, seed=2, pixel_size_A=PIXEL_A, run_name="second")
+    assert len(fcn_train._TRAINERS) == 1  # the second trained on the first's trainer
+    fcn_train._TRAINERS.clear()
+    alone = train_fcn(cfg, [one_image], CLASSES, noise_std=0.1, seed=2, pixel_size_A=PIXEL_A, run_name="alone")
+    assert all(np.array_equal(a, b) for a, b in zip(second.get_weights(), alone.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(second.optimizer.variables, alone.optimizer.variables))
+    assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), first_weights))
+    assert not all(np.array_equal(a, b) for a, b in zip(first.get_weights(), second.get_weights()))
+
+
 def test_fused_batch_normalization_computes_what_keras_batch_normalization_does(tmp_path):
     """Same output in training, same moving statistics after updates, same inference; and it saves and loads."""
     import keras

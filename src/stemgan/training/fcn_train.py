@@ -59,6 +59,11 @@ def crop_stream(images: np.ndarray, targets: np.ndarray, tile: int, batch: int, 
     return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
+# One compiled FCN per architecture and process, whose traced train step (~3 s a trace on CPU) every later FCN of
+# that architecture reuses: a stage trains 4-6 FCNs in each worker (issue 14)
+_TRAINERS: dict[tuple, object] = {}
+
+
 def train_fcn(
     cfg: FCNConfig,
     data: list[LabelledImage],
@@ -72,7 +77,6 @@ def train_fcn(
     """A trained res-unet; per-epoch loss logged to the active MLflow run (if any)."""
     import keras
 
-    from stemgan.models.fcn import res_unet
     from stemgan.training.callbacks import MlflowEpochLogger, fit_progress
     from stemgan.training.targets import defect_targets
 
@@ -82,18 +86,50 @@ def train_fcn(
     radius_px = cfg.target_radius_A / pixel_size_A
     targets = np.stack([defect_targets(d.labels, d.image.shape, classes, radius_px, cfg.target) for d in data])
     dataset = crop_stream(images, targets, cfg.tile_size_px, cfg.batch_size, seed, noise_std)
-    model = res_unet(None, cfg.filters, cfg.bottleneck, cfg.dropout, 1 + len(classes), name=f"fcn_{run_name}")
-    model.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=make_loss(cfg))
-    # Adam's slots made now, not inside the first step: a tf.function whose first call creates variables is
-    # traced twice (half of the FCN's ~10 s first step on CPU, for every seed of every Table 1 row)
-    model.optimizer.build(model.trainable_variables)
+    n_outputs = 1 + len(classes)  # background and each defect class
+    model = compiled_fcn(cfg, n_outputs, seed, f"fcn_{run_name}")
+    # trained as the process's trainer of this architecture, never as a model returned before: it is overwritten
+    architecture = _architecture(cfg, n_outputs)
+    if architecture not in _TRAINERS:
+        _TRAINERS[architecture] = compiled_fcn(cfg, n_outputs, seed, "fcn_trainer")
+    trainer = _TRAINERS[architecture]
+    copy_state(model, trainer)  # this seed's initial weights, dropout seed states and fresh Adam slots
     epochs = 10
     verbose, progress = fit_progress(f"fcn {run_name}", ("loss",))
-    model.fit(
+    trainer.fit(
         dataset,
         epochs=epochs,
         steps_per_epoch=max(cfg.steps // epochs, 1),
         verbose=verbose,
         callbacks=[MlflowEpochLogger(prefix="fcn_"), *progress, *callbacks],
     )
+    copy_state(trainer, model)
     return model
+
+
+def compiled_fcn(cfg: FCNConfig, n_outputs: int, seed: int, name: str):
+    """A res-unet of n_outputs class logits with the seed's initial weights, compiled, its optimizer's slots made."""
+    import keras
+
+    from stemgan.models.fcn import res_unet
+
+    keras.utils.set_random_seed(seed)
+    model = res_unet(None, cfg.filters, cfg.bottleneck, cfg.dropout, n_outputs, name=name)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=make_loss(cfg))
+    # Adam's slots made now, not inside the first step: a tf.function whose first call creates variables is
+    # traced twice (half of the FCN's ~10 s first step on CPU, for every seed of every Table 1 row)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def copy_state(source, target) -> None:
+    """Every variable of one compiled FCN into another of the same architecture: weights, batch-norm statistics,
+    dropout seed states (Keras `variables`) and the optimizer's step count and slots."""
+    for variables in ((source.variables, target.variables), (source.optimizer.variables, target.optimizer.variables)):
+        for value, variable in zip(*variables, strict=True):
+            variable.assign(value)
+
+
+def _architecture(cfg: FCNConfig, n_outputs: int) -> tuple:
+    """What a compiled FCN's traced train step depends on."""
+    return (tuple(cfg.filters), cfg.bottleneck, cfg.dropout, n_outputs, cfg.lr, cfg.loss, cfg.defect_weight)
