@@ -145,6 +145,7 @@ def test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed(repo, mlflow_
     assert set(diagnostic["sources"]) == {*metrics} and diagnostic["preset"] == "day_a"
     for per_effect in diagnostic["sources"].values():
         assert all(v["f1"] is None or 0 <= v["f1"] <= 1 for v in per_effect.values())
+        assert all(v["f1_seeds"] == [v["f1"]] for v in per_effect.values())  # each FCN its unit, back to its source
     assert all(n >= 0 for n in diagnostic["n_true"].values())
     assert "diagnostic.png" in links and "| cyclegan | " in readme.split("## What each microscope effect")[1]
     assert "(no real example: real_example.examples is empty)" in readme

@@ -44,7 +44,9 @@ def run(args) -> None:
     spec, preset_name = params.experimental_set(set_name), params.session_preset(set_name)
     sources = _scored_sources(args.fcn, args.cells, set_name, params)
     start = time.perf_counter()
-    with unit_workers(worker_count(params.compute.workers, len(sources)), TENSORFLOW_UNITS) as run_units:
+    # a unit per FCN (source and seed): 7 sources' 14 FCNs keep 2 workers busy to the end, 7 sources would not
+    units = [(fcn_dir, cell, index) for fcn_dir, cell in sources.values() for index in range(len(cell["seeds"]))]
+    with unit_workers(worker_count(params.compute.workers, len(units)), TENSORFLOW_UNITS) as run_units:
         folders = write_effect_sets(
             spec.material,
             params.material(spec.material),
@@ -58,9 +60,13 @@ def run(args) -> None:
             args.out,
         )
         classes = params.material(spec.material).label_defects
-        # each source's FCNs score every effect set: side by side in compute.workers processes
-        unit = functools.partial(_score_source, folders=folders, classes=classes, params=params)
-        found = dict(zip(sources, run_units(unit, sources.values())))
+        # each FCN scores every effect set: side by side in compute.workers processes
+        unit = functools.partial(_score_seed, folders=folders, classes=classes, params=params)
+        scored = run_units(unit, units)
+    found = {
+        source: _seeds_mean([s for (_, cell, _), s in zip(units, scored) if cell["source"] == source])
+        for source in sources
+    }
     n_true = {effect: next(iter(found.values()))[effect]["n_true"] for effect in folders} if found else {}
     record = {
         "set": set_name,
@@ -95,9 +101,9 @@ def _scored_sources(fcn_root: Path, cells_root: Path, set_name: str, params) -> 
     return {source: found[source] for source in order if source in found}
 
 
-def _score_source(scored: tuple[Path, dict], *, folders: dict[str, Path], classes, params) -> dict:
-    """F1 (pooled over images, mean over the cell's seeds) per effect, each seed at its Table 1 threshold, of the
-    FCNs in fcn_dir whose Table 1 cell is `cell` (a stemgan.parallel unit)."""
+def _score_seed(unit: tuple[Path, dict, int], *, folders: dict[str, Path], classes, params) -> dict:
+    """Pooled scores per effect of the FCN of seed `index` in fcn_dir, at its Table 1 threshold: that of the
+    cell's seed `index` (a stemgan.parallel unit)."""
     from tqdm import tqdm
 
     from stemgan.data.labelled import load_labelled
@@ -107,32 +113,36 @@ def _score_source(scored: tuple[Path, dict], *, folders: dict[str, Path], classe
     from stemgan.parallel import in_worker
     from stemgan.training.fcn_sources import read_manifest, source_settings
 
-    fcn_dir, cell = scored
+    fcn_dir, cell, index = unit
     scoring, pixel = params.fcn.scoring, params.ingest.working_pixel_size_A
-    manifest = read_manifest(fcn_dir, cell["source"], cell["n_seeds"])
+    trained = read_manifest(fcn_dir, cell["source"], cell["n_seeds"])["seeds"][index]
+    seed = cell["seeds"][index]
     norm, _ = source_settings(cell["source"], params.fcn, params.tile.normalize)
-    items = {e: load_labelled(f, norm, params.ingest, params.fcn.tile_size_px) for e, f in folders.items()}
-    per_effect = {effect: [] for effect in folders}
-    for trained, seed in zip(manifest["seeds"], cell["seeds"]):
-        model = load_keras_model(str(Path(fcn_dir) / trained["model"]), FCN_MODEL)
-        name = f"{cell['source']} seed {seed['seed']}"
-        for effect, labelled in tqdm(items.items(), desc=name, unit="effect", disable=in_worker()):
-            probabilities = [
-                defect_probability(model, item.image, 2 ** len(params.fcn.filters), scoring) for item in labelled
-            ]
-            per_effect[effect].append(
-                pooled(scores_at(probabilities, labelled, classes, seed["threshold"], scoring, pixel))
-            )
-        if in_worker():  # whole lines: the workers' progress bars would overwrite each other
-            print(f"diagnose: {name}: {len(items)} effects scored", flush=True)
+    model = load_keras_model(str(Path(fcn_dir) / trained["model"]), FCN_MODEL)
+    name = f"{cell['source']} seed {seed['seed']}"
+    per_effect = {}
+    for effect, folder in tqdm(folders.items(), desc=name, unit="effect", disable=in_worker()):
+        labelled = load_labelled(folder, norm, params.ingest, params.fcn.tile_size_px)
+        probabilities = [
+            defect_probability(model, item.image, 2 ** len(params.fcn.filters), scoring) for item in labelled
+        ]
+        per_effect[effect] = pooled(scores_at(probabilities, labelled, classes, seed["threshold"], scoring, pixel))
+    if in_worker():  # whole lines: the workers' progress bars would overwrite each other
+        print(f"diagnose: {name}: {len(folders)} effects scored", flush=True)
+    return per_effect
+
+
+def _seeds_mean(seeds: list[dict]) -> dict:
+    """A source's F1 (pooled over images, mean over its seeds), precision and recall per effect."""
     result = {}
-    for effect, seeds in per_effect.items():
+    for effect in seeds[0]:
+        scores = [s[effect] for s in seeds]
         result[effect] = {
-            "f1": _mean([s["f1"] for s in seeds]),
-            "f1_seeds": [_mean([s["f1"]]) for s in seeds],
-            "precision": _mean([s["precision"] for s in seeds]),
-            "recall": _mean([s["recall"] for s in seeds]),
-            "n_true": int(seeds[0]["n_true"]),
+            "f1": _mean([s["f1"] for s in scores]),
+            "f1_seeds": [_mean([s["f1"]]) for s in scores],
+            "precision": _mean([s["precision"] for s in scores]),
+            "recall": _mean([s["recall"] for s in scores]),
+            "n_true": int(scores[0]["n_true"]),
         }
     return result
 
