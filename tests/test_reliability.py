@@ -559,6 +559,24 @@ def test_layout_check_finds_an_upward_import_and_a_stage_without_module(tmp_path
     ]
 
 
+def test_layout_check_finds_a_lock_entry_of_a_stage_dvc_yaml_no_longer_has(tmp_path):
+    """DVC keeps a renamed stage's dvc.lock entry, and rewrites the whole lock after every stage it runs."""
+    from stemgan.tools import check_layout
+
+    assert check_layout.stale_lock_entries(ROOT / "dvc.yaml") == []
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "params.yaml").write_text("sets: {a: 1, b: 2}\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  tile:\n    foreach: ${sets}\n    do:\n      cmd: stemgan tile ${key}\n"
+    )
+    (tmp_path / "dvc.lock").write_text(
+        "schema: '2.0'\nstages:\n  tile@a: {cmd: stemgan tile a}\n  tile_old@b: {cmd: stemgan tile b}\n"
+    )
+    assert check_layout.stale_lock_entries(tmp_path / "dvc.yaml") == [
+        f"{tmp_path / 'dvc.lock'}: stage 'tile_old@b' is not in dvc.yaml (renamed or removed): delete its entry"
+    ]
+
+
 def test_layout_check_finds_an_fcn_key_that_no_training_stage_lists(tmp_path):
     """train_fcn lists fcn keys by hand (scoring left out); a new key left off the list is a breach."""
     from stemgan.tools import check_layout
