@@ -23,7 +23,10 @@ class RealismMonitor(keras.callbacks.Callback):
         self.sim_tiles, self.exp_tiles, self.pixel_size_A = sim_tiles, exp_tiles, pixel_size_A
 
     def on_epoch_end(self, epoch, logs=None):
-        generated = self.model.gen_sim2exp.predict(self.sim_tiles, verbose=0, batch_size=16)
+        from stemgan.models.tiled_inference import traced_predict
+
+        # one traced call for the whole training: Keras predict builds a dataset and an iterator every epoch
+        generated = traced_predict(self.model.gen_sim2exp, self.sim_tiles, batch_size=16)
         logs["spectrum_distance"] = spectrum_distance(generated, self.exp_tiles, self.pixel_size_A)
         optimizer = self.model.generator_optimizer
         logs["lr"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
