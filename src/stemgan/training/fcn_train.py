@@ -40,7 +40,7 @@ def crop_stream(images: np.ndarray, targets: np.ndarray, tile: int, batch: int, 
     """Endless random crops with their targets, rot90/flips, optional fresh Gaussian noise; seeded."""
     import tensorflow as tf
 
-    from stemgan.training.data import augment
+    from stemgan.training.data import augment, without_autotune_thread
 
     stacked = np.concatenate([images[..., None], targets], axis=-1).astype(np.float32)
     channels = stacked.shape[-1]
@@ -56,7 +56,7 @@ def crop_stream(images: np.ndarray, targets: np.ndarray, tile: int, batch: int, 
         return image, target
 
     ds = tf.data.Dataset.zip(ds, seeds).map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    return without_autotune_thread(ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
 
 
 # One compiled FCN per architecture and process, whose traced train step (~3 s a trace on CPU) every later FCN of
