@@ -26,12 +26,16 @@ def band_power(k: np.ndarray, power: np.ndarray, k_low: float, k_high: float) ->
     return float(power[band].mean()) if band.any() else float("nan")
 
 
+NOISE_FLOOR_BAND_A = (1.6, 2.4)  # Å^-1, the noise floor's band (capped at Nyquist where sampling is coarser)
+LOW_FREQUENCY_BAND_A = (0.01, 0.05)  # Å^-1, the contamination scale: 20-100 Å
+
+
 def spectral_metrics(
     a: np.ndarray,
     b: np.ndarray,
     pixel_size_A: float,
-    noise_band_A: tuple[float, float] = (1.6, 2.4),
-    low_band_A: tuple[float, float] = (0.01, 0.05),
+    noise_band_A: tuple[float, float] = NOISE_FLOOR_BAND_A,
+    low_band_A: tuple[float, float] = LOW_FREQUENCY_BAND_A,
 ) -> dict[str, float]:
     """Spectrum distance of a to b, and a/b power ratios in the noise-floor and low-frequency bands
     (NaN for a band the images are too small or too coarsely sampled to contain)."""
@@ -43,8 +47,8 @@ def band_metrics(
     pa: np.ndarray,
     pb: np.ndarray,
     pixel_size_A: float,
-    noise_band_A: tuple[float, float] = (1.6, 2.4),
-    low_band_A: tuple[float, float] = (0.01, 0.05),
+    noise_band_A: tuple[float, float] = NOISE_FLOOR_BAND_A,
+    low_band_A: tuple[float, float] = LOW_FREQUENCY_BAND_A,
 ) -> dict[str, float]:
     """spectral_metrics of two radial power spectra on the same k bins (Å^-1)."""
     noise_band = (noise_band_A[0], min(noise_band_A[1], 0.5 / pixel_size_A))  # up to Nyquist
