@@ -156,3 +156,22 @@ def test_tiles_cover_the_whole_image():
         assert np.array_equal(tile, image[r : r + 32, c : c + 32])
         covered[r : r + 32, c : c + 32] = True
     assert covered.all()
+
+
+def test_labelled_folder_is_loaded_once_per_setting_and_shared_read_only(tmp_path):
+    """table1_cells and diagnose score one folder with many FCNs: it is read once per normalisation, and what the
+    units share cannot be appended to."""
+    from stemgan.data.labelled import load_labelled, load_labelled_once
+
+    folder = tmp_path / "val"
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    write_tiff(folder / "images" / "a.tif", lattice_image(128, PIXEL_A), PIXEL_A)
+    (folder / "labels" / "a.csv").write_text("x_px,y_px,kind\n40.0,50.0,se_vacancy\n")
+    ingest, percentile = IngestConfig(working_pixel_size_A=PIXEL_A), NormalizeConfig()
+    first = load_labelled_once(folder, percentile, ingest, 64)
+    assert isinstance(first, tuple) and load_labelled_once(folder, percentile, ingest, 64) is first
+    fresh = load_labelled(folder, percentile, ingest, 64)
+    assert [i.name for i in first] == ["a"] and np.array_equal(first[0].image, fresh[0].image)
+    minmax = load_labelled_once(folder, NormalizeConfig(method="minmax"), ingest, 64)
+    assert minmax is not first and not np.array_equal(minmax[0].image, first[0].image)

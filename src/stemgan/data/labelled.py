@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,3 +39,12 @@ def load_labelled(
         labels = rescale_labels(original, working.scale, working.pixel_size_A)
         items.append(LabelledImage(path.stem, normalize_image(working.image, normalize), labels))
     return items
+
+
+@functools.lru_cache(maxsize=None)
+def load_labelled_once(
+    folder: Path, normalize: NormalizeConfig, ingest: IngestConfig, min_size_px: int = 1
+) -> tuple[LabelledImage, ...]:
+    """`load_labelled`, once per process for each folder and setting: for stages whose units (one per FCN) each
+    score the same folders. Shared between callers, so read-only: a tuple, and no caller writes to its arrays."""
+    return tuple(load_labelled(folder, normalize, ingest, min_size_px))

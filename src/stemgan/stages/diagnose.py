@@ -106,6 +106,7 @@ def _score_seed(unit: tuple[Path, dict, int], *, folders: dict[str, Path], class
     cell's seed `index` (a stemgan.parallel unit)."""
     from tqdm import tqdm
 
+    from stemgan.data.labelled import load_labelled_once
     from stemgan.evaluation.evaluate import defect_probability, scores_at
     from stemgan.evaluation.scoring import pooled
     from stemgan.models.io import FCN_MODEL, load_keras_model
@@ -121,7 +122,7 @@ def _score_seed(unit: tuple[Path, dict, int], *, folders: dict[str, Path], class
     name = f"{cell['source']} seed {seed['seed']}"
     per_effect = {}
     for effect, folder in tqdm(folders.items(), desc=name, unit="effect", disable=in_worker()):
-        labelled = _effect_images(folder, norm, params.ingest, params.fcn.tile_size_px)
+        labelled = load_labelled_once(Path(folder), norm, params.ingest, params.fcn.tile_size_px)
         probabilities = [
             defect_probability(model, item.image, 2 ** len(params.fcn.filters), scoring) for item in labelled
         ]
@@ -129,14 +130,6 @@ def _score_seed(unit: tuple[Path, dict, int], *, folders: dict[str, Path], class
     if in_worker():  # whole lines: the workers' progress bars would overwrite each other
         print(f"diagnose: {name}: {len(folders)} effects scored", flush=True)
     return per_effect
-
-
-@functools.lru_cache(maxsize=None)
-def _effect_images(folder: Path, norm, ingest, tile_size_px: int) -> list:
-    """An effect set under one normalisation, loaded once per process: each of a source's FCNs scores it."""
-    from stemgan.data.labelled import load_labelled
-
-    return load_labelled(folder, norm, ingest, tile_size_px)
 
 
 def _seeds_mean(seeds: list[dict]) -> dict:

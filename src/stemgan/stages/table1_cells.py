@@ -185,13 +185,12 @@ def write_cell(folder: Path, summary: dict, curve: pd.DataFrame, per_image: pd.D
     per_image.to_csv(folder / "per_image.csv", index=False)
 
 
-@functools.lru_cache(maxsize=None)
 def labelled_splits(folders: tuple[Path, ...], norm, ingest, tile_size_px: int) -> tuple[list, list]:
-    """A set's (val, test) images under one normalisation, loaded once per process (cells share their set's)."""
-    from stemgan.data.labelled import load_labelled
+    """A set's (val, test) images under one normalisation, each folder loaded once per process (cells share)."""
+    from stemgan.data.labelled import load_labelled_once
 
     val, test = (
-        [item for f in folders for item in load_labelled(f / split, norm, ingest, tile_size_px)]
+        [item for f in folders for item in load_labelled_once(f / split, norm, ingest, tile_size_px)]
         for split in ("val", "test")
     )
     return val, test

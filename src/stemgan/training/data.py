@@ -17,10 +17,11 @@ def without_autotune_thread(ds: tf.data.Dataset) -> tf.data.Dataset:
     """The pipeline with tf.data's autotuning off: no model thread, so dropping its iterator returns at once.
 
     Autotuning runs a thread per iterator that re-optimises at a period doubling up to 60 s; when Keras' `fit`
-    drops its iterator, the destructor can wait for that thread's next wake-up: 0 to ~30 s at the end of a fit
-    (7.8 s after a 13 s fit, 13.9 s after a 27 s one; one worker idle meanwhile, issue 14). Without it, AUTOTUNE map
-    parallelism is the runner pool's size and prefetch sizes its buffer as before autotuning existed; elements and
-    their order do not depend on either (deterministic map, stateless draws)."""
+    drops its iterator, the destructor can wait for that thread's next wake-up: from 0 to about half the fit's
+    length, at random (7.8 s after a 13 s fit, 13.9 s after a 27 s one; a 2-seed stage once lost 40 s; the other
+    worker runs alone meanwhile, issue 14). Without it, AUTOTUNE map parallelism is the runner pool's size and
+    prefetch sizes its buffer as before autotuning existed; elements and their order do not depend on either
+    (deterministic map, stateless draws)."""
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.with_options(options)
