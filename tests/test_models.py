@@ -237,3 +237,43 @@ def test_adversarial_losses_take_their_textbook_values():
     assert float(distance("l2", ones, -ones)) == pytest.approx(4.0)
     with pytest.raises(ValueError, match="unknown adversarial loss 'wgan'"):
         generator_loss("wgan", zeros)
+
+
+def _conv_gradients(layer, x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(tf.sin(layer(x)))  # a non-uniform output gradient
+    return [loss, *tape.gradient(loss, [x, *layer.trainable_variables])]
+
+
+@pytest.mark.parametrize(
+    "transpose, shape, filters, kernel, stride, padding",
+    [
+        (False, (3, 16, 16, 8), 1, 4, 1, "same"),  # the PatchGAN's last layer
+        (False, (3, 15, 17, 3), 5, 4, 2, "same"),  # odd sizes: asymmetric 'same' padding, a spare row
+        (False, (2, 12, 11, 4), 6, 3, 1, "valid"),
+        (False, (2, 9, 9, 2), 3, 4, 3, "same"),
+        (True, (3, 8, 8, 16), 4, 4, 2, "same"),  # the U-net's upsampling
+        (True, (2, 7, 9, 3), 1, 3, 3, "same"),
+    ],
+)
+def test_cpu_convolutions_give_keras_outputs_and_gradients(transpose, shape, filters, kernel, stride, padding):
+    """stemgan's Conv2D/Conv2DTranspose compute their gradients as forward convolutions on CPU: the same loss,
+    input and weight gradients as Keras' own layers with the same weights, to float rounding."""
+    import keras
+
+    from stemgan.models.cpu_conv import Conv2D, Conv2DTranspose, forward_conv_gradients
+
+    assert forward_conv_gradients()  # the suite runs on CPU: the custom path is the one tested
+    ours_class, keras_class = (
+        (Conv2DTranspose, keras.layers.Conv2DTranspose) if transpose else (Conv2D, keras.layers.Conv2D)
+    )
+    settings = dict(strides=stride, padding=padding, activation="relu", bias_initializer="random_normal")
+    theirs, ours = keras_class(filters, kernel, **settings), ours_class(filters, kernel, **settings)
+    x = tf.constant(np.random.default_rng(0).normal(size=shape).astype(np.float32))
+    theirs.build(x.shape), ours.build(x.shape)
+    ours.set_weights(theirs.get_weights())
+    for expected, got in zip(_conv_gradients(theirs, x), _conv_gradients(ours, x)):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5 * np.abs(expected).max())
+    assert type(keras.layers.deserialize(keras.layers.serialize(ours))) is ours_class  # saved models reload

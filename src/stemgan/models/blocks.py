@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from stemgan.models.cpu_conv import Conv2D, Conv2DTranspose
+
 INIT = keras.initializers.RandomNormal(mean=0.0, stddev=0.02)  # pix2pix/cycleGAN weight init
 
 
@@ -46,7 +48,7 @@ def normalization(kind: str) -> layers.Layer | None:
 
 
 def downsample(x, filters: int, norm: str, strides: int = 2, activation: bool = True):
-    x = layers.Conv2D(filters, 4, strides=strides, padding="same", kernel_initializer=INIT, use_bias=norm == "none")(x)
+    x = Conv2D(filters, 4, strides=strides, padding="same", kernel_initializer=INIT, use_bias=norm == "none")(x)
     layer = normalization(norm)
     if layer is not None:
         x = layer(x)
@@ -58,12 +60,12 @@ def upscale_conv(x, filters: int, upsampling: str, use_bias: bool):
     grid of peaks in the FFT that a Fourier discriminator sees at once (Odena et al., Distill 2016);
     bilinear resize then a 3x3 conv has no such pattern."""
     if upsampling == "transpose":
-        return layers.Conv2DTranspose(
+        return Conv2DTranspose(
             filters, 4, strides=2, padding="same", kernel_initializer=INIT, use_bias=use_bias
         )(x)
     if upsampling == "resize":
         x = layers.UpSampling2D(2, interpolation="bilinear")(x)
-        return layers.Conv2D(filters, 3, padding="same", kernel_initializer=INIT, use_bias=use_bias)(x)
+        return Conv2D(filters, 3, padding="same", kernel_initializer=INIT, use_bias=use_bias)(x)
     raise ValueError(f"unknown upsampling '{upsampling}'; use resize or transpose")
 
 

@@ -7,6 +7,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from stemgan.models.cpu_conv import Conv2D
+
 # Short CPU trainings move the weights fast; Keras' default 0.99 leaves the moving statistics far
 # behind the final weights, so inference (moving stats) disagrees with training (batch stats).
 BN_MOMENTUM = 0.9
@@ -49,12 +51,12 @@ def residual_block(x, filters: int, dropout: float):
     shortcut = layers.Conv2D(filters, 1, padding="same")(x)
     y = FusedBatchNormalization(momentum=BN_MOMENTUM)(x)
     y = layers.ReLU()(y)
-    y = layers.Conv2D(filters, 3, padding="same")(y)
+    y = Conv2D(filters, 3, padding="same")(y)
     y = FusedBatchNormalization(momentum=BN_MOMENTUM)(y)
     y = layers.ReLU()(y)
     if dropout:
         y = layers.Dropout(dropout)(y)
-    y = layers.Conv2D(filters, 3, padding="same")(y)
+    y = Conv2D(filters, 3, padding="same")(y)
     return layers.Add()([shortcut, y])
 
 

@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from stemgan.models.blocks import INIT, downsample, upsample, upscale_conv
+from stemgan.models.cpu_conv import Conv2D
 from stemgan.models.fourier import FourierAmplitude
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def unet_generator(
         # jitter) cannot come out of a bilinear upsampling, but it can be shaped from the input's own noise.
         x = upsample(x, base_filters, norm, 0.0, upsampling)
         x = layers.Concatenate()([x, inputs])
-        x = layers.Conv2D(1, 3, padding="same", kernel_initializer=INIT)(x)
+        x = Conv2D(1, 3, padding="same", kernel_initializer=INIT)(x)
     else:
         x = upscale_conv(x, 1, upsampling, use_bias=True)
     outputs = layers.Activation("tanh", dtype="float32")(x)
@@ -74,7 +75,7 @@ def patchgan_discriminator(
     for level in range(n_layers):
         x = downsample(x, base_filters * min(2**level, 8), "none" if level == 0 else norm)
     x = downsample(x, base_filters * min(2**n_layers, 8), norm, strides=1)
-    x = layers.Conv2D(1, 4, padding="same", kernel_initializer=INIT)(x)
+    x = Conv2D(1, 4, padding="same", kernel_initializer=INIT)(x)
     outputs = layers.Activation("linear", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
