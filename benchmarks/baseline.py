@@ -3,7 +3,8 @@
 The commit's src/, benchmarks/, params.yaml and profiles/ are read with `git archive` (the checkout is untouched).
 Each side runs in fresh processes, alternately, `repeats` times; the best of each is kept (a shared machine's
 slow moments hit both sides alike) and the ratio printed. The commit's own copy of the script runs where it has
-one, else this checkout's copy on the commit's code (so only APIs both sides have may be used).
+one (unless the caller asks for this checkout's), else this checkout's copy on the commit's code (so only APIs
+both sides have may be used).
 """
 
 from __future__ import annotations
@@ -30,10 +31,17 @@ def figures(command: list[str], cwd: Path, pythonpath: Path, patterns: dict) -> 
 
 
 def compare(
-    script: str, args: list[str], baseline: str, repeats: int, patterns: dict, new_only: list[str] = ()
+    script: str,
+    args: list[str],
+    baseline: str,
+    repeats: int,
+    patterns: dict,
+    new_only: list[str] = (),
+    commit_script: bool = True,
 ) -> dict[str, float]:
     """patterns: figure name -> (regex with one number group, higher is better). `new_only`: options that only this
-    checkout's script has. Prints each measurement, the best of each side per figure and the speed-up (new over
+    checkout's script has. commit_script=False: this checkout's script on both sides (when the commit's copy
+    measured wrongly). Prints each measurement, the best of each side per figure and the speed-up (new over
     old); returns the speed-ups."""
     with tempfile.TemporaryDirectory(prefix="stemgan-baseline-") as tmp:
         old = Path(tmp)
@@ -46,7 +54,7 @@ def compare(
         (old / "baseline.tar").write_bytes(archive)
         with tarfile.open(old / "baseline.tar") as tar:
             tar.extractall(old, filter="data")
-        old_script = old / script if (old / script).is_file() else HERE / script
+        old_script = old / script if commit_script and (old / script).is_file() else HERE / script
         sides = {
             f"baseline {baseline}": (old, old_script, []),
             "this checkout": (HERE, HERE / script, list(new_only)),
