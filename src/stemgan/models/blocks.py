@@ -60,9 +60,7 @@ def upscale_conv(x, filters: int, upsampling: str, use_bias: bool):
     grid of peaks in the FFT that a Fourier discriminator sees at once (Odena et al., Distill 2016);
     bilinear resize then a 3x3 conv has no such pattern."""
     if upsampling == "transpose":
-        return Conv2DTranspose(
-            filters, 4, strides=2, padding="same", kernel_initializer=INIT, use_bias=use_bias
-        )(x)
+        return Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, use_bias=use_bias)(x)
     if upsampling == "resize":
         x = layers.UpSampling2D(2, interpolation="bilinear")(x)
         return Conv2D(filters, 3, padding="same", kernel_initializer=INIT, use_bias=use_bias)(x)
