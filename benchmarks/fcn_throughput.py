@@ -18,8 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def steps_window():
     """A Keras callback that keeps the wall-clock span of a fit's train steps: from the first step's start to the
     last one's result. Not the span of `fit` itself: when fit drops its tf.data iterator it can wait for the
-    autotuning thread's next wake-up (10.2, 20.5, 41 s after the start...), which timed every fit up to stop 25
-    at one of those marks (issue 14)."""
+    autotuning thread's next wake-up (10.2, 20.5, 41 s after the start...), so the script's fit times up to stop 25
+    could end at one of those marks rather than at the last step (issue 14)."""
     import keras
 
     class StepsWindow(keras.callbacks.Callback):
