@@ -5,6 +5,11 @@ Each side runs in fresh processes, alternately, `repeats` times; the best of eac
 slow moments hit both sides alike) and the ratio printed. The commit's own copy of the script runs where it has
 one (unless the caller asks for this checkout's), else this checkout's copy on the commit's code (so only APIs
 both sides have may be used).
+
+Both sides get the caller's environment. Since stop 43 stemgan sets TF_ENABLE_ONEDNN_OPTS=1 itself (TensorFlow's
+default turns oneDNN on only on AVX-512 VNNI/BF16 or AMX CPUs), so on other CPUs an older commit runs with Eigen's
+kernels as it did; `TF_ENABLE_ONEDNN_OPTS=1 python benchmarks/...` measures the old code with oneDNN too (what the
+switch alone gives).
 """
 
 from __future__ import annotations

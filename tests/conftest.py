@@ -18,6 +18,8 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import stemgan  # noqa: E402, F401 (before any test module imports TensorFlow: it turns oneDNN on, as for users)
+
 # started first, so that pytest-xdist's other workers run the rest of the suite beside it (the whole tiny
 # `dvc repro`: 12-15 of the suite's serial minutes, ~60 stages each paying its process start-up)
 LONGEST_FIRST = ("tests/test_pipeline.py::test_dvc_repro_runs_the_whole_pipeline_and_tracks_what_changed",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -251,20 +253,29 @@ def _conv_gradients(layer, x):
     [
         (False, (3, 16, 16, 8), 1, 4, 1, "same"),  # the PatchGAN's last layer
         (False, (3, 15, 17, 3), 5, 4, 2, "same"),  # odd sizes: asymmetric 'same' padding, a spare row
+        (False, (2, 16, 12, 5), 7, 4, 2, "same"),  # pix2pix's downsampling, even sizes: polyphase gradients
+        (False, (2, 13, 12, 3), 4, 4, 2, "valid"),  # 4x4 stride 2 but 'valid': TensorFlow's input gradient
         (False, (2, 12, 11, 4), 6, 3, 1, "valid"),
         (False, (2, 9, 9, 2), 3, 4, 3, "same"),
-        (True, (3, 8, 8, 16), 4, 4, 2, "same"),  # the U-net's upsampling
+        (True, (3, 8, 8, 16), 4, 4, 2, "same"),  # the U-net's upsampling: a polyphase forward pass
+        (True, (2, 5, 7, 3), 2, 4, 2, "same"),  # odd input sizes
         (True, (2, 7, 9, 3), 1, 3, 3, "same"),
     ],
 )
-def test_cpu_convolutions_give_keras_outputs_and_gradients(transpose, shape, filters, kernel, stride, padding):
-    """stemgan's Conv2D/Conv2DTranspose compute their gradients as forward convolutions on CPU: the same loss,
-    input and weight gradients as Keras' own layers with the same weights, to float rounding."""
+def test_cpu_convolutions_give_keras_outputs_and_gradients(
+    transpose, shape, filters, kernel, stride, padding, monkeypatch
+):
+    """stemgan's Conv2D/Conv2DTranspose compute their gradients as forward convolutions on CPU (when TensorFlow's
+    kernels are Eigen's): the same loss, input and weight gradients as Keras' own layers with the same weights, to
+    float rounding."""
     import keras
 
-    from stemgan.models.cpu_conv import Conv2D, Conv2DTranspose, forward_conv_gradients
+    from stemgan.models import cpu_conv
+    from stemgan.models.cpu_conv import Conv2D, Conv2DTranspose
 
-    assert forward_conv_gradients()  # the suite runs on CPU: the custom path is the one tested
+    # this suite runs with oneDNN (stemgan's default), where the layers take Keras' path: the Eigen-time path is
+    # switched on here so that it is the one compared
+    monkeypatch.setattr(cpu_conv, "forward_conv_gradients", lambda: True)
     ours_class, keras_class = (
         (Conv2DTranspose, keras.layers.Conv2DTranspose) if transpose else (Conv2D, keras.layers.Conv2D)
     )
@@ -277,3 +288,21 @@ def test_cpu_convolutions_give_keras_outputs_and_gradients(transpose, shape, fil
         assert got.shape == expected.shape
         np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5 * np.abs(expected).max())
     assert type(keras.layers.deserialize(keras.layers.serialize(ours))) is ours_class  # saved models reload
+
+
+def test_importing_stemgan_turns_tensorflows_onednn_kernels_on_unless_the_user_said_no():
+    """TensorFlow uses oneDNN on CPU by default only with AVX-512 VNNI/BF16 or AMX; stemgan asks for it everywhere
+    (1.3-2.7x faster steps on an AVX2 CPU), and then trains with TensorFlow's own gradient kernels. A user's
+    TF_ENABLE_ONEDNN_OPTS=0 is kept, and the forward-convolution gradients take over."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import stemgan, tensorflow as tf; from stemgan.models.cpu_conv import forward_conv_gradients, onednn_enabled;"
+        "print(onednn_enabled(), forward_conv_gradients())"
+    )
+    for setting, expected in ((None, "True False"), ("0", "False True")):
+        env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+        env.update({"TF_ENABLE_ONEDNN_OPTS": setting} if setting else {})
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.split("\n")[-2] == expected, (setting, out.stdout, out.stderr[-2000:])
