@@ -514,6 +514,7 @@ def test_doctor_counts_every_image_format(tmp_path, tiny_params_file):
     from stemgan.parallel import worker_count
 
     assert f"a stage's two seeds run in {worker_count('auto', 2)} process(es)" in proc.stdout
+    assert "CPU kernels: oneDNN" in proc.stdout  # stemgan turns them on (TensorFlow's default: AVX-512 CPUs only)
 
 
 def test_makefile_finds_a_supported_python(tmp_path):

@@ -53,6 +53,7 @@ def run_checks(params_path: Path) -> list[str]:
     try:
         import tensorflow as tf
 
+        from stemgan.models.cpu_conv import onednn_enabled
         from stemgan.models.precision import resolve_precision
         from stemgan.parallel import cpu_cores, worker_count
 
@@ -64,7 +65,12 @@ def run_checks(params_path: Path) -> list[str]:
             True,
             f"{tf.__version__}, {len(gpus)} GPU(s), the cycleGAN trains in {precision}; {cpu_cores()} CPU core(s), "
             f"a stage's two seeds run in {workers} process(es) (compute.workers)"
-            + ("" if gpus else " (CPU only: use the default profile; GPU nodes: requirements-gpu.txt)"),
+            + ("" if gpus else " (CPU only: use the default profile; GPU nodes: requirements-gpu.txt)")
+            + (
+                "; CPU kernels: oneDNN"
+                if onednn_enabled()
+                else "; CPU kernels: Eigen (TF_ENABLE_ONEDNN_OPTS=0: slower)"
+            ),
         )
     except ImportError as exc:
         check("tensorflow", False, str(exc), "make setup")
