@@ -293,8 +293,7 @@ def test_cpu_convolutions_give_keras_outputs_and_gradients(
 def test_importing_stemgan_turns_tensorflows_onednn_kernels_on_unless_the_user_said_no():
     """TensorFlow uses oneDNN on CPU by default only with AVX-512 VNNI/BF16 or AMX; stemgan asks for it everywhere
     (on an AVX2 Zen 3: the FCN train step 1.8x, scoring 2.0-2.3x), and then trains with TensorFlow's own gradient
-    kernels. A user's
-    TF_ENABLE_ONEDNN_OPTS=0 is kept, and the forward-convolution gradients take over."""
+    kernels. A user's TF_ENABLE_ONEDNN_OPTS=0 is kept, and the forward-convolution gradients take over."""
     import subprocess
     import sys
 
